@@ -1,0 +1,30 @@
+/* Internal helpers shared by every part of the library. */
+#ifndef HP_COMMON_H
+#define HP_COMMON_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "hotpatch/hotpatch.h"
+
+/* Records a detail message for hp_errmsg() and returns -code, so that
+ * `return hp_err(-HP_E_X, "...")` reads as one statement. */
+int hp_err(int neg_code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Clears the detail (at the start of a public entry point). */
+void hp_err_clear(void);
+
+#define HP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define HP_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((uint64_t)(a) - 1))
+
+static inline void hp_freep(void *p) { free(*(void **)p); }
+static inline void hp_closep(int *fd) { if (*fd >= 0) close(*fd); }
+#define _cleanup_free_ __attribute__((cleanup(hp_freep)))
+#define _cleanup_close_ __attribute__((cleanup(hp_closep)))
+
+double hp_now_ms(void);	/* CLOCK_MONOTONIC in milliseconds */
+void hp_hex(const uint8_t *b, size_t n, char *out);	/* out: 2n+1 bytes */
+
+#endif

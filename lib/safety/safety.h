@@ -1,0 +1,52 @@
+/* The consistency check: is any thread executing, or due to return into,
+ * a function that is about to be replaced?  Unwinds every stopped thread with
+ * elfutils' CFI unwinder (libdwfl) over stack bytes read in bulk beforehand. */
+#ifndef HP_SAFETY_H
+#define HP_SAFETY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+struct hp_safety;
+
+/* Snapshot of one stopped thread. */
+struct hp_thread_snap {
+	pid_t tid;
+	struct user_regs_struct regs;
+	uint64_t stack_lo;	/* = regs.rsp (or lower) */
+	uint64_t stack_hi;	/* end of the mapping that holds rsp (or less, capped) */
+	const uint8_t *stack;	/* bytes [stack_lo, stack_hi), read in one go */
+};
+
+/* An address range that no thread may be in or return into. */
+struct hp_range {
+	uint64_t start, end;	/* [start, end) */
+	const char *name;	/* function name for messages */
+};
+
+struct hp_unsafe {
+	pid_t tid;
+	size_t range;		/* index into the ranges array */
+	uint64_t pc;		/* the PC or return address found in the range */
+	unsigned depth;		/* 0: the thread's PC, n: n-th caller frame */
+};
+
+/* Prepares the unwinder for process pid while it still runs: reports the
+ * mapped modules (reads /proc/pid/maps) and loads their CFI, so that the
+ * check inside the stop window does no file I/O. */
+int hp_safety__new(pid_t pid, struct hp_safety **ret);
+void hp_safety__free(struct hp_safety *s);	/* accepts NULL */
+
+/* Checks every thread.  Returns 0 when no PC and no return address lies in
+ * any range; -HP_E_UNSAFE with *ret_unsafe filled (first hit) otherwise.
+ * A thread whose stack cannot be unwound to its outermost frame is checked
+ * conservatively instead: every 8-byte word of its snapshot stack that points
+ * into a range counts as a return address (never a false "safe").
+ * Memory outside the snapshots (rarely needed by CFI) is read from
+ * /proc/pid/mem. */
+int hp_safety__check(struct hp_safety *s, const struct hp_thread_snap *threads, size_t nthreads,
+		     const struct hp_range *ranges, size_t nranges, struct hp_unsafe *ret_unsafe);
+
+#endif
