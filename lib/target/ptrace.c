@@ -1,0 +1,312 @@
+/* Holding every thread of a process: seize while it runs, interrupt all and
+ * then wait for all (so the first thread does not wait for the last to be
+ * attached), resume or detach all.  During a stop the tracer runs SCHED_FIFO
+ * where permitted: with more runnable threads than cores, a normally
+ * scheduled tracer is starved by the threads it has just resumed. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include "common/common.h"
+#include "target/target.h"
+
+static int tracer_of(pid_t tid)
+{
+	char path[64], line[256];
+	int tracer = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+			break;
+	fclose(f);
+	return tracer;
+}
+
+static struct hp_thread *find_thread(struct hp_target *t, pid_t tid)
+{
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid == tid)
+			return &t->threads[i];
+	return NULL;
+}
+
+static struct hp_thread *add_thread(struct hp_target *t, pid_t tid)
+{
+	struct hp_thread *th;
+
+	if (t->nthreads == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 32;
+		th = realloc(t->threads, cap * sizeof(*th));
+		if (!th)
+			return NULL;
+		t->threads = th;
+		t->cap = cap;
+	}
+	th = &t->threads[t->nthreads++];
+	memset(th, 0, sizeof(*th));
+	th->tid = tid;
+	return th;
+}
+
+/* Drops threads that have exited. */
+static void compact_threads(struct hp_target *t)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < t->nthreads; i++)
+		if (t->threads[i].tid > 0)
+			t->threads[j++] = t->threads[i];
+	t->nthreads = j;
+}
+
+static int seize_one(struct hp_target *t, pid_t tid)
+{
+	struct hp_thread *th;
+	int tracer;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+		int e = errno;
+
+		if (e == ESRCH)
+			return 0; /* exited meanwhile */
+		tracer = tracer_of(tid);
+		if (e == EPERM && tracer && tracer != getpid())
+			return hp_err(-HP_E_TRACED, "process %d is traced by pid %d (a debugger?)",
+				      t->pid, tracer);
+		return hp_err(-e, "cannot ptrace thread %d of process %d: %s", tid, t->pid,
+			      strerror(e));
+	}
+	th = add_thread(t, tid);
+	if (!th) {
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		return -ENOMEM;
+	}
+	th->seized = 1;
+	return 1;
+}
+
+/* Seizes every thread listed in /proc/pid/task not held yet; returns how
+ * many were new, or a negative error. */
+static int seize_new_threads(struct hp_target *t)
+{
+	char path[64];
+	struct dirent *de;
+	int added = 0, r = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", t->pid);
+	d = opendir(path);
+	if (!d)
+		return hp_err(-HP_E_GONE, "process %d exited", t->pid);
+	while ((de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid <= 0 || find_thread(t, tid))
+			continue;
+		r = seize_one(t, tid);
+		if (r < 0)
+			break;
+		added += r;
+	}
+	closedir(d);
+	return r < 0 ? r : added;
+}
+
+int hp_target__seize_all(struct hp_target *t)
+{
+	int r;
+
+	do {
+		r = seize_new_threads(t);
+	} while (r > 0);
+	if (r < 0)
+		return r;
+	if (!t->nthreads)
+		return hp_err(-HP_E_GONE, "process %d has no threads left", t->pid);
+	return 0;
+}
+
+static void raise_priority(struct hp_target *t)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+
+	if (!t->fifo_raised && sched_setscheduler(0, SCHED_FIFO, &sp) == 0)
+		t->fifo_raised = 1;
+}
+
+static void lower_priority(struct hp_target *t)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (t->fifo_raised) {
+		sched_setscheduler(0, SCHED_OTHER, &sp);
+		t->fifo_raised = 0;
+	}
+}
+
+/* Waits until th reports a ptrace stop.  Signals that arrive first are
+ * handed back to the thread at once so that none is lost.  Returns 0 when
+ * stopped, -ESRCH when the thread has exited (th->tid is then cleared). */
+static int wait_stopped(struct hp_thread *th)
+{
+	for (;;) {
+		int st, sig;
+		pid_t w = waitpid(th->tid, &st, __WALL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			th->tid = 0;
+			return -ESRCH;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st)) {
+			th->tid = 0;
+			return -ESRCH;
+		}
+		if (!WIFSTOPPED(st))
+			continue;
+		sig = WSTOPSIG(st);
+		if ((st >> 16) == PTRACE_EVENT_STOP) {
+			th->stopped = 1;
+			return 0;
+		}
+		if ((st >> 16) == 0 && sig != SIGTRAP) {
+			/* A signal-delivery stop that raced with our interrupt. */
+			if (ptrace(PTRACE_CONT, th->tid, 0, sig) < 0) {
+				th->tid = 0;
+				return -ESRCH;
+			}
+			continue;
+		}
+		/* SIGTRAP or another event: we are stopped. */
+		th->stopped = 1;
+		return 0;
+	}
+}
+
+int hp_target__stop_one(struct hp_target *t, struct hp_thread *th)
+{
+	if (th->stopped)
+		return 0;
+	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0) {
+		th->tid = 0;
+		return -ESRCH;
+	}
+	if (wait_stopped(th) < 0)
+		return -ESRCH;
+	if (ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs) < 0)
+		return -errno;
+	return 0;
+}
+
+int hp_target__stop_all(struct hp_target *t)
+{
+	int r;
+
+	raise_priority(t);
+	t->stop_started_ms = hp_now_ms();
+	for (;;) {
+		for (size_t i = 0; i < t->nthreads; i++) {
+			struct hp_thread *th = &t->threads[i];
+
+			if (!th->stopped && ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0)
+				th->tid = 0; /* gone */
+		}
+		for (size_t i = 0; i < t->nthreads; i++) {
+			struct hp_thread *th = &t->threads[i];
+
+			if (th->tid > 0 && !th->stopped)
+				wait_stopped(th);
+		}
+		compact_threads(t);
+		/* Threads cloned before their parent stopped are listed now. */
+		r = seize_new_threads(t);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+	}
+	if (!t->nthreads)
+		return hp_err(-HP_E_GONE, "process %d exited", t->pid);
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct hp_thread *th = &t->threads[i];
+
+		if (ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs) < 0)
+			return hp_err(-HP_E_GONE, "thread %d of process %d vanished", th->tid, t->pid);
+	}
+	return 0;
+}
+
+static void note_pause_end(struct hp_target *t)
+{
+	if (t->stop_started_ms > 0) {
+		double d = hp_now_ms() - t->stop_started_ms;
+
+		if (d > t->longest_pause_ms)
+			t->longest_pause_ms = d;
+		t->stop_started_ms = 0;
+	}
+}
+
+int hp_target__resume_all(struct hp_target *t)
+{
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct hp_thread *th = &t->threads[i];
+
+		if (th->stopped) {
+			if (ptrace(PTRACE_CONT, th->tid, 0, th->pending_sig) < 0)
+				th->tid = 0;
+			th->stopped = 0;
+			th->pending_sig = 0;
+		}
+	}
+	note_pause_end(t);
+	lower_priority(t);
+	compact_threads(t);
+	return 0;
+}
+
+int hp_target__detach_all(struct hp_target *t)
+{
+	int stopped_any = 0;
+
+	/* PTRACE_DETACH needs a stopped tracee: interrupt the running ones first. */
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct hp_thread *th = &t->threads[i];
+
+		if (th->seized && !th->stopped) {
+			if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0)
+				th->tid = 0;
+			stopped_any = 1;
+		}
+	}
+	if (stopped_any) {
+		raise_priority(t);
+		if (t->stop_started_ms == 0)
+			t->stop_started_ms = hp_now_ms();
+		for (size_t i = 0; i < t->nthreads; i++) {
+			struct hp_thread *th = &t->threads[i];
+
+			if (th->tid > 0 && th->seized && !th->stopped)
+				wait_stopped(th);
+		}
+	}
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct hp_thread *th = &t->threads[i];
+
+		if (th->tid > 0 && th->seized)
+			ptrace(PTRACE_DETACH, th->tid, 0, th->pending_sig);
+	}
+	note_pause_end(t);
+	lower_priority(t);
+	t->nthreads = 0;
+	return 0;
+}

@@ -1,0 +1,161 @@
+/* A live process: opening it, its memory and its maps. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include "common/common.h"
+#include "target/target.h"
+
+static int process_state(pid_t pid, char *ret_state)
+{
+	char path[64], buf[512];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	/* The command name may contain spaces and parentheses: the state follows the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -EIO;
+	*ret_state = p[2];
+	return 0;
+}
+
+int hp_target__open(pid_t pid, struct hp_target **ret)
+{
+	struct hp_target *t;
+	char path[64], state = 0;
+	int r;
+
+	if (pid <= 0)
+		return hp_err(-EINVAL, "invalid pid %d", pid);
+	r = process_state(pid, &state);
+	if (r == -ENOENT || r == -ESRCH)
+		return hp_err(-HP_E_GONE, "no process %d", pid);
+	if (r < 0)
+		return hp_err(r, "cannot read /proc/%d/stat: %s", pid, strerror(-r));
+	if (state == 'Z' || state == 'X')
+		return hp_err(-HP_E_GONE, "process %d is exiting (state %c)", pid, state);
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	t->mem_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (t->mem_fd < 0) {
+		r = -errno;
+		free(t);
+		if (r == -ENOENT)
+			return hp_err(-HP_E_GONE, "no process %d", pid);
+		return hp_err(r, "cannot open %s: %s (root or CAP_SYS_PTRACE needed)", path,
+			      strerror(-r));
+	}
+	*ret = t;
+	return 0;
+}
+
+void hp_target__close(struct hp_target *t)
+{
+	if (!t)
+		return;
+	hp_target__detach_all(t);
+	if (t->mem_fd >= 0)
+		close(t->mem_fd);
+	free(t->threads);
+	free(t);
+}
+
+int hp_target__read(struct hp_target *t, uint64_t addr, void *buf, size_t len)
+{
+	ssize_t n = pread(t->mem_fd, buf, len, (off_t)addr);
+
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EIO;
+	return 0;
+}
+
+int hp_target__write(struct hp_target *t, uint64_t addr, const void *buf, size_t len)
+{
+	/* /proc/pid/mem writes with FOLL_FORCE: read-only private text is
+	 * copied-on-write like a debugger's breakpoint, shared mappings are not. */
+	ssize_t n = pwrite(t->mem_fd, buf, len, (off_t)addr);
+
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EIO;
+	return 0;
+}
+
+int hp_target__maps(struct hp_target *t, struct hp_map **ret, size_t *ret_n)
+{
+	char path[64], line[4096];
+	struct hp_map *maps = NULL, *m;
+	size_t n = 0, cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? hp_err(-HP_E_GONE, "process %d exited", t->pid) : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off, inode;
+		char perms[8], dev[32];
+		int pos = 0;
+
+		if (sscanf(line, "%llx-%llx %7s %llx %31s %llu %n", &start, &end, perms, &off, dev,
+			   &inode, &pos) < 6)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			m = realloc(maps, cap * sizeof(*maps));
+			if (!m) {
+				free(maps);
+				fclose(f);
+				return -ENOMEM;
+			}
+			maps = m;
+		}
+		m = &maps[n++];
+		memset(m, 0, sizeof(*m));
+		m->start = start;
+		m->end = end;
+		m->offset = off;
+		m->inode = inode;
+		memcpy(m->perms, perms, 4);
+		if (pos > 0) {
+			char *p = line + pos;
+
+			p[strcspn(p, "\n")] = 0;
+			snprintf(m->path, sizeof(m->path), "%s", p);
+		}
+	}
+	fclose(f);
+	*ret = maps;
+	*ret_n = n;
+	return 0;
+}
+
+int hp_target__stack_bounds(const struct hp_map *maps, size_t n, uint64_t sp, uint64_t *ret_lo,
+			    uint64_t *ret_hi)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (sp >= maps[i].start && sp < maps[i].end) {
+			*ret_lo = sp;
+			*ret_hi = maps[i].end;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

@@ -1,0 +1,74 @@
+/* One live process: its memory and maps, all its threads held under
+ * PTRACE_SEIZE, stop and resume of every thread, and system calls run inside it
+ * by borrowing one thread. */
+#ifndef HP_TARGET_H
+#define HP_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+struct hp_map {
+	uint64_t start, end, offset;
+	char perms[5];		/* "r-xp" */
+	uint64_t inode;
+	char path[256];		/* "" for anonymous, "[stack]", "/memfd:name (deleted)" ... */
+};
+
+struct hp_thread {
+	pid_t tid;
+	int seized;
+	int stopped;
+	int pending_sig;	/* signal seen while stopping; delivered on resume */
+	struct user_regs_struct regs;	/* valid while stopped */
+};
+
+struct hp_target {
+	pid_t pid;
+	int mem_fd;		/* /proc/pid/mem, read+write */
+	struct hp_thread *threads;
+	size_t nthreads, cap;
+	double stop_started_ms;	/* when the current stop-all began */
+	double longest_pause_ms;
+	int fifo_raised;	/* tracer runs SCHED_FIFO during the stop window */
+	uint64_t syscall_insn;	/* address of a `syscall` instruction in the target */
+};
+
+/* Opens the process (no ptrace yet).  -HP_E_GONE when it does not exist or is a zombie. */
+int hp_target__open(pid_t pid, struct hp_target **ret);
+/* Detaches every seized thread (resuming it) and frees.  Accepts NULL. */
+void hp_target__close(struct hp_target *t);
+
+int hp_target__read(struct hp_target *t, uint64_t addr, void *buf, size_t len);
+int hp_target__write(struct hp_target *t, uint64_t addr, const void *buf, size_t len);
+
+/* Parses /proc/pid/maps; *ret is malloc'ed. */
+int hp_target__maps(struct hp_target *t, struct hp_map **ret, size_t *ret_n);
+
+/* PTRACE_SEIZE every thread while the process runs (repeats the scan of
+ * /proc/pid/task until no new thread appears).  -HP_E_TRACED when someone
+ * else traces it, -EPERM when ptrace is denied. */
+int hp_target__seize_all(struct hp_target *t);
+/* Interrupts every seized thread, then waits for all of them; seizes and
+ * stops threads born meanwhile; reads every thread's registers. */
+int hp_target__stop_all(struct hp_target *t);
+/* Interrupts one seized thread and waits for it (registers read). */
+int hp_target__stop_one(struct hp_target *t, struct hp_thread *th);
+/* Lets every thread run again, staying attached. */
+int hp_target__resume_all(struct hp_target *t);
+/* Stops (if needed) and detaches every thread. */
+int hp_target__detach_all(struct hp_target *t);
+
+/* Runs one system call inside the target on a borrowed thread, which is
+ * stopped for it and resumed afterwards with its complete register state
+ * (general, FPU/SSE/AVX) restored.  When the process is already stopped
+ * (stop_all), it borrows a stopped thread and leaves it stopped.
+ * *ret_val gets the raw return value (negative errno on failure). */
+int hp_target__syscall(struct hp_target *t, long nr, const uint64_t args[6], long *ret_val);
+
+/* The stack mapping [lo, hi) holding sp (from maps), for snapshotting. */
+int hp_target__stack_bounds(const struct hp_map *maps, size_t n, uint64_t sp,
+			    uint64_t *ret_lo, uint64_t *ret_hi);
+
+#endif
