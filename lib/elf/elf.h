@@ -9,12 +9,20 @@
 
 struct hp_elf;
 
-/* Opens an ELF file (ET_EXEC or ET_DYN, ELFCLASS64, EM_X86_64).
- * Returns 0 or -errno / -HP_E_FORMAT. */
+/* Opens an ELF file (ET_EXEC or ET_DYN, ELFCLASS64, EM_X86_64; also ET_REL
+ * for patch objects: symbols and first_file work, there are no segments).
+ * Everything is read and checked here; the queries below do not call libelf.
+ * Returns 0 or -errno / -HP_E_FORMAT (untrusted input: anything out of range).
+ *
+ * Details for hp_errmsg() are recorded for -HP_E_* failures and for open and
+ * read errors; the "absent" answers of the lookups meant for probing
+ * (build_id, dynsym_lookup, got_slot) record none, so that trying several
+ * objects leaves no stale detail. */
 int hp_elf__open(const char *path, struct hp_elf **ret);
 void hp_elf__close(struct hp_elf *e);	/* accepts NULL */
 
-/* GNU build-id note; -ENOENT when the object has none. */
+/* GNU build-id note; -ENOENT when the object has none.  *ret_len (if not
+ * NULL) gets its length; -ENOBUFS when bufsz is smaller. */
 int hp_elf__build_id(const struct hp_elf *e, uint8_t *buf, size_t bufsz, size_t *ret_len);
 
 /* Lowest p_vaddr of the PT_LOAD segments, rounded down to the page: a
@@ -39,20 +47,31 @@ struct hp_sym {
  * Exactly one candidate: 0 and *ret filled.  None: -HP_E_SYM_NOT_FOUND.
  * Several: -HP_E_SYM_AMBIGUOUS; the candidates are listed in hp_errmsg() as
  * "name (file.c, 0x1234), ...". A global symbol wins over locals of the same name
- * when file is not given. */
+ * when file is not given.
+ * Details: a file filter keeps only locals (globals have file ""); sympos 1
+ * also picks a local whose name is unique among locals (its sympos is 0);
+ * file and sympos together must both match; when several locals share the
+ * basename and file has a directory, an exact path match decides.  No
+ * function here clears hp_errmsg(): hp_err() keeps the first detail, so a
+ * caller that recovers from a failure should hp_err_clear(). */
 int hp_elf__find_symbol(const struct hp_elf *e, const char *name, const char *file,
 			unsigned sympos, struct hp_sym *ret);
 
 /* Copies the file bytes that the object maps at virtual address vaddr
- * (found through the program headers / sections). -ERANGE if not file-backed. */
+ * (found through the PT_LOAD program headers; [vaddr, vaddr+len) must lie in
+ * one segment's p_filesz). -ERANGE if not file-backed, always for ET_REL. */
 int hp_elf__read_vaddr(const struct hp_elf *e, uint64_t vaddr, void *buf, size_t len);
 
 /* Looks up a symbol the object exports in .dynsym: defined, global or weak,
- * default version (not hidden). For resolving calls into libc & co. */
+ * default version (not hidden). For resolving calls into libc & co.
+ * STT_GNU_IFUNC symbols are returned too (ret->type tells).  A GLOBAL wins
+ * over a WEAK of the same name.  -HP_E_SYM_NOT_FOUND when absent. */
 int hp_elf__dynsym_lookup(const struct hp_elf *e, const char *name, struct hp_sym *ret);
 
 /* The GOT slot (vaddr) through which the object reaches an imported symbol
- * (R_X86_64_GLOB_DAT or R_X86_64_JUMP_SLOT in .rela.dyn/.rela.plt). -ENOENT if none. */
+ * (R_X86_64_GLOB_DAT or R_X86_64_JUMP_SLOT in .rela.dyn/.rela.plt). -ENOENT if none.
+ * With both, the GLOB_DAT slot is returned: it is filled at load time, while
+ * a JUMP_SLOT may still hold the lazy-binding stub. */
 int hp_elf__got_slot(const struct hp_elf *e, const char *name, uint64_t *ret_vaddr);
 
 /* The name of the first STT_FILE symbol of a relocatable object, "" if none. */
