@@ -1,0 +1,128 @@
+/* The apply transaction and what it needs: the target object found in the
+ * process, the ledgers already there, the plan (layout and relocation of the
+ * patch code), and the load into the process.
+ *
+ * Memory of one applied patch, a memfd named "hotpatch:<id>" mapped
+ * MAP_PRIVATE within +-2 GiB of the patched object (so rel32 reaches):
+ *
+ *   map_start ->  +---------------------------+
+ *                 | ledger          r--       |  struct hp_ledger + entries
+ *   text      ->  +---------------------------+
+ *                 | .text*          r-x       |  replacement and new functions
+ *                 | stubs           r-x       |  jmp *got(%rip) to far symbols
+ *   rodata    ->  +---------------------------+
+ *                 | .rodata*, GOT   r--       |
+ *   data      ->  +---------------------------+
+ *                 | .data*, .bss*   rw-       |  new globals
+ *                 +---------------------------+
+ *
+ * Never writable and executable at once; the content is written through the
+ * memfd before the pages are first touched, later ledger updates through
+ * /proc/pid/mem (copy-on-write of the one private page). */
+#ifndef HP_APPLY_H
+#define HP_APPLY_H
+
+#include <stdint.h>
+#include "arch/x86_64/arch.h"
+#include "patchfile/patchfile.h"
+#include "target/target.h"
+
+#define HP_LEDGER_MAGIC "HPLEDGR1"
+#define HP_LEDGER_VERSION 1
+#define HP_MEMFD_PREFIX "hotpatch:"
+#define PAGE 4096ul
+
+enum hp_ledger_state {
+	HP_LEDGER_PENDING = 0,	/* loaded, jumps not written (or left by a crash) */
+	HP_LEDGER_ACTIVE = 1,	/* its jumps are installed */
+	HP_LEDGER_SUPERSEDED = 2,	/* a higher level replaced it */
+};
+
+struct hp_ledger_entry {
+	uint64_t addr;		/* where the jump is written: function entry + endbr64 */
+	uint64_t func_addr;	/* function entry */
+	uint64_t func_size;
+	uint64_t new_addr;	/* 0: the level restores the original (function dropped) */
+	uint8_t prev[HP_SAVED_LEN];	/* bytes at addr before this level */
+	uint8_t orig[HP_SAVED_LEN];	/* bytes at addr in the object file */
+	uint32_t len;		/* bytes written at addr */
+	uint32_t reserved;
+	char name[64];
+} __attribute__((packed));
+
+struct hp_ledger {
+	char magic[8];
+	uint32_t version;
+	uint32_t state;
+	uint32_t level;
+	uint32_t nentries;
+	uint64_t applied_at;
+	uint64_t map_start, map_len;
+	uint64_t text_start, text_end;
+	uint64_t object_base;
+	uint64_t prev_map;	/* map_start of the level below, 0 when none */
+	uint32_t build_id_len;
+	uint8_t build_id[64];
+	char patch_id[64];
+	char object[256];
+	uint8_t patch_sha256[32];
+	struct hp_ledger_entry e[];
+} __attribute__((packed));
+
+/* The object of the process a patch is for. */
+struct hp_object {
+	char path[256];		/* as mapped */
+	char map_files[96];	/* /proc/pid/map_files/... of its offset-0 mapping */
+	uint64_t base;		/* load base: runtime address = base + st_value */
+	uint64_t lo, hi;	/* extent of its mappings */
+};
+
+int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
+		    const uint8_t *build_id, size_t build_id_len, const char *name_hint,
+		    struct hp_object *ret);
+
+/* Resolves symbols the patch code needs but neither it nor the target's
+ * symbol table defines: the target object's own exports (copy-relocated
+ * data such as stdout included), then the value in the target's GOT for an
+ * import (right for IFUNCs and interposition), then the default-version
+ * export of every other loaded object. */
+struct hp_resolver;
+int hp_resolver__new(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
+		     const struct hp_object *obj, struct hp_resolver **ret);
+void hp_resolver__free(struct hp_resolver *r);
+int hp_resolver__lookup(struct hp_resolver *r, const char *name, uint64_t *ret_addr);
+
+/* Ledgers present in the process (one per applied patch mapping). */
+struct hp_ledger_set {
+	struct hp_ledger **l;
+	size_t n;
+};
+int hp_ledger__scan(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
+		    struct hp_ledger_set *ret);
+void hp_ledger__free(struct hp_ledger_set *s);
+int hp_ledger__set_state(struct hp_target *t, const struct hp_ledger *l, uint32_t state);
+
+/* The laid-out, relocated image of a patch for one process. */
+struct hp_image {
+	uint8_t *bytes;		/* map_len bytes, ledger page included */
+	uint64_t map_start, map_len;
+	uint64_t text_off, text_len;	/* page-aligned offsets into bytes */
+	uint64_t ro_off, ro_len;
+	uint64_t data_off, data_len;
+	uint64_t *sec_addr;	/* runtime address of each patch section (0: not loaded) */
+	uint64_t *func_new;	/* runtime address of each replacement function */
+};
+
+/* Sizes the image (ledger page count included) without addresses. */
+int hp_image__size(const struct hp_patch *p, size_t ledger_bytes, uint64_t *ret_len);
+/* Lays out and relocates the patch at map_start in process t. */
+int hp_image__build(const struct hp_patch *p, struct hp_target *t, const struct hp_map *maps,
+		    size_t nmaps, const struct hp_object *obj, uint64_t map_start,
+		    size_t ledger_bytes, struct hp_image *ret);
+void hp_image__free(struct hp_image *img);
+
+/* Finds a free, page-aligned range of len bytes within +-2 GiB of the object. */
+int hp_place(const struct hp_map *maps, size_t nmaps, const struct hp_object *obj, uint64_t len,
+	     uint64_t *ret_addr);
+
+#endif
