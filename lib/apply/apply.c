@@ -1,0 +1,413 @@
+/* The apply transaction for one process:
+ *   match -> plan -> load (process running; one thread borrowed briefly)
+ *   -> stop when safe -> redirect -> record -> resume.
+ * Every step before "resume" has its undo: on any failure the jumps written
+ * are put back and the mapping is removed, so the process ends as it began. */
+#include <fcntl.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include "common/common.h"
+#include "elf/elf.h"
+#include "safety/safety.h"
+#include "apply/apply.h"
+#include "apply/quiesce.h"
+#include "apply/txn.h"
+
+/* The active ledger of the object (its newest applied level), or NULL. */
+struct hp_ledger *hp_txn__top(const struct hp_ledger_set *ls, const struct hp_object *obj)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->l[i]->state == HP_LEDGER_ACTIVE && ls->l[i]->object_base == obj->base)
+			return ls->l[i];
+	return NULL;
+}
+
+struct hp_ledger *hp_txn__by_map(const struct hp_ledger_set *ls, uint64_t map_start)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (ls->l[i]->map_start == map_start)
+			return ls->l[i];
+	return NULL;
+}
+
+/* Reconstructs the original bytes of a function: memory, with the bytes
+ * every active redirect overwrote replaced by what the ledger kept. */
+static int original_bytes(struct hp_target *t, const struct hp_ledger *top, uint64_t addr,
+			  uint64_t size, uint8_t *buf)
+{
+	int r = hp_target__read(t, addr, buf, size);
+
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; top && i < top->nentries; i++) {
+		const struct hp_ledger_entry *e = &top->e[i];
+
+		for (uint32_t k = 0; k < e->len; k++)
+			if (e->addr + k >= addr && e->addr + k < addr + size)
+				buf[e->addr + k - addr] = e->orig[k];
+	}
+	return 0;
+}
+
+/* Match: every function's bytes are the ones the patch was built against. */
+static int build_entries(struct hp_target *t, const struct hp_patch *p, const struct hp_object *obj,
+			 const struct hp_ledger *top, struct hp_ledger_entry **ret, size_t *ret_n)
+{
+	size_t cap = p->nfuncs + (top ? top->nentries : 0), n = 0;
+	struct hp_ledger_entry *es = calloc(cap ? cap : 1, sizeof(*es));
+	int r = 0;
+
+	if (!es)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nfuncs; i++) {
+		const struct hp_patch_func *f = &p->funcs[i];
+		struct hp_ledger_entry *e = &es[n++];
+		uint64_t addr = obj->base + f->old_addr;
+		uint8_t sha[32];
+		_cleanup_free_ uint8_t *code = malloc(f->old_size);
+		size_t skip;
+
+		if (!code) {
+			r = -ENOMEM;
+			break;
+		}
+		r = original_bytes(t, top, addr, f->old_size, code);
+		if (r < 0) {
+			r = hp_err(-HP_E_ORIG_CHANGED, "cannot read %s at 0x%lx in process %d",
+				   f->old_name, (unsigned long)addr, t->pid);
+			break;
+		}
+		crypto_hash_sha256(sha, code, f->old_size);
+		if (memcmp(sha, f->old_sha256, 32)) {
+			r = hp_err(-HP_E_ORIG_CHANGED,
+				   "the code of %s in process %d is not what the patch was built against (changed by another tool?)",
+				   f->old_name, t->pid);
+			break;
+		}
+		skip = hp_arch__entry_skip(code, f->old_size);
+		r = hp_arch__check_redirect(f->old_name, code, f->old_size, addr, skip);
+		if (r < 0)
+			break;
+		e->func_addr = addr;
+		e->func_size = f->old_size;
+		e->addr = addr + skip;
+		e->len = HP_JMP_LEN;
+		memcpy(e->orig, code + skip, f->old_size - skip < HP_SAVED_LEN ? f->old_size - skip : HP_SAVED_LEN);
+		r = hp_target__read(t, e->addr, e->prev, HP_SAVED_LEN);
+		if (r < 0)
+			break;
+		snprintf(e->name, sizeof(e->name), "%s", f->old_name);
+	}
+	/* Functions the level below redirected and this one does not: back to the original. */
+	for (uint32_t i = 0; r == 0 && top && i < top->nentries; i++) {
+		const struct hp_ledger_entry *old = &top->e[i];
+		size_t k;
+
+		if (!old->new_addr)
+			continue;
+		for (k = 0; k < p->nfuncs; k++)
+			if (es[k].addr == old->addr)
+				break;
+		if (k < p->nfuncs)
+			continue;
+		es[n] = *old;
+		es[n].new_addr = 0;
+		r = hp_target__read(t, old->addr, es[n].prev, HP_SAVED_LEN);
+		n++;
+	}
+	if (r < 0) {
+		free(es);
+		return r;
+	}
+	*ret = es;
+	*ret_n = n;
+	return 0;
+}
+
+/* Writes each entry's new bytes; on failure writes the previous bytes back. */
+int hp_txn__redirect(struct hp_target *t, struct hp_ledger_entry *es, size_t n, int forward)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		uint8_t code[HP_SAVED_LEN];
+		const uint8_t *bytes;
+
+		if (!forward) {
+			bytes = es[i].prev;
+		} else if (es[i].new_addr) {
+			r = hp_arch__encode_jmp(es[i].addr, es[i].new_addr, code);
+			if (r < 0) {
+				r = hp_err(-HP_E_RELOC, "%s: replacement out of jump range", es[i].name);
+				break;
+			}
+			bytes = code;
+		} else {
+			bytes = es[i].orig;
+		}
+		r = hp_target__write(t, es[i].addr, bytes, es[i].len);
+		if (r < 0) {
+			r = hp_err(r, "cannot write the jump into %s: %s", es[i].name, strerror(-r));
+			break;
+		}
+	}
+	if (r < 0)
+		while (i-- > 0)
+			hp_target__write(t, es[i].addr, forward ? es[i].prev : es[i].orig, es[i].len);
+	return r;
+}
+
+static int remote(struct hp_target *t, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+		  uint64_t a4, uint64_t a5, long *ret)
+{
+	uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
+	long v = 0;
+	int r = hp_target__syscall(t, nr, args, &v);
+
+	if (r < 0)
+		return r;
+	if (v < 0 && v > -4096)
+		return hp_err(-HP_E_REMOTE, "system call %ld in process %d failed: %s", nr, t->pid,
+			      strerror((int)-v));
+	if (ret)
+		*ret = v;
+	return 0;
+}
+
+int hp_txn__unmap(struct hp_target *t, uint64_t start, uint64_t len)
+{
+	return remote(t, SYS_munmap, start, len, 0, 0, 0, 0, NULL);
+}
+
+/* Creates the memfd in the target, maps it near the object, fills it. */
+static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **maps, size_t *nmaps,
+		const struct hp_object *obj, size_t ledger_bytes, struct hp_image *img,
+		uint64_t *ret_map, uint64_t *ret_len)
+{
+	char name[128];
+	uint64_t len, at = 0;
+	long fd = -1, got;
+	char path[64];
+	int lfd = -1, r, tries;
+	uint64_t args[6] = { 0, 1 /* MFD_CLOEXEC */, 0, 0, 0, 0 };
+
+	r = hp_image__size(p, ledger_bytes, &len);
+	if (r < 0)
+		return r;
+	snprintf(name, sizeof(name), HP_MEMFD_PREFIX "%s", p->info.id);
+	r = hp_target__syscall_data(t, SYS_memfd_create, args, name, strlen(name) + 1, 0, &fd);
+	if (r == 0 && fd < 0)
+		r = hp_err(-HP_E_REMOTE, "memfd_create in process %d failed: %s", t->pid,
+			   strerror((int)-fd));
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", t->pid, fd);
+	lfd = open(path, O_RDWR | O_CLOEXEC);
+	if (lfd < 0) {
+		r = hp_err(-errno, "cannot open the patch memfd of process %d: %s", t->pid,
+			   strerror(errno));
+		goto out;
+	}
+	if (ftruncate(lfd, (off_t)len) < 0) {
+		r = hp_err(-errno, "cannot size the patch memory: %s", strerror(errno));
+		goto out;
+	}
+	/* A thread may map something at our chosen address meanwhile: retry. */
+	for (tries = 0; tries < 4; tries++) {
+		r = hp_place(*maps, *nmaps, obj, len, &at);
+		if (r < 0)
+			goto out;
+		r = remote(t, SYS_mmap, at, len, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE,
+			   (uint64_t)fd, 0, &got);
+		if (r == 0 && (uint64_t)got == at)
+			break;
+		if (r == 0) /* an old kernel ignoring NOREPLACE placed it elsewhere */
+			remote(t, SYS_munmap, (uint64_t)got, len, 0, 0, 0, 0, NULL);
+		hp_err_clear();
+		free(*maps);
+		*maps = NULL;
+		r = hp_target__maps(t, maps, nmaps);
+		if (r < 0)
+			goto out;
+		r = -HP_E_NO_SPACE;
+	}
+	if (r < 0) {
+		r = hp_err(r, "could not map the patch near %s in process %d", obj->path, t->pid);
+		goto out;
+	}
+	r = hp_image__build(p, t, *maps, *nmaps, obj, at, ledger_bytes, img);
+	if (r == 0 && pwrite(lfd, img->bytes, img->map_len, 0) != (ssize_t)img->map_len)
+		r = hp_err(-EIO, "cannot write the patch into process %d's memory", t->pid);
+	if (r == 0 && img->text_len)
+		r = remote(t, SYS_mprotect, at + img->text_off, img->text_len, PROT_READ | PROT_EXEC, 0,
+			   0, 0, NULL);
+	if (r == 0 && img->data_len)
+		r = remote(t, SYS_mprotect, at + img->data_off, img->data_len,
+			   PROT_READ | PROT_WRITE, 0, 0, 0, NULL);
+	if (r < 0)
+		remote(t, SYS_munmap, at, len, 0, 0, 0, 0, NULL);
+	else {
+		*ret_map = at;
+		*ret_len = len;
+	}
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (fd >= 0)
+		remote(t, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, NULL);
+	return r;
+}
+
+static void fill_ledger(struct hp_image *img, const struct hp_patch *p, const struct hp_object *obj,
+			const struct hp_ledger *top, const struct hp_ledger_entry *es, size_t n)
+{
+	struct hp_ledger *l = (struct hp_ledger *)img->bytes;
+
+	memcpy(l->magic, HP_LEDGER_MAGIC, 8);
+	l->version = HP_LEDGER_VERSION;
+	l->state = HP_LEDGER_PENDING;
+	l->level = p->info.level;
+	l->nentries = (uint32_t)n;
+	l->applied_at = (uint64_t)time(NULL);
+	l->map_start = img->map_start;
+	l->map_len = img->map_len;
+	l->text_start = img->map_start + img->text_off;
+	l->text_end = l->text_start + img->text_len;
+	l->object_base = obj->base;
+	l->prev_map = top ? top->map_start : 0;
+	l->build_id_len = (uint32_t)p->info.build_id_len;
+	memcpy(l->build_id, p->info.build_id, p->info.build_id_len);
+	snprintf(l->patch_id, sizeof(l->patch_id), "%s", p->info.id);
+	snprintf(l->object, sizeof(l->object), "%s", obj->path);
+	memcpy(l->patch_sha256, p->sha256, 32);
+	memcpy(l->e, es, n * sizeof(*es));
+}
+
+int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *opts,
+	     struct hp_apply_result *res)
+{
+	double t0 = hp_now_ms(), timeout = opts && opts->timeout_sec > 0 ? opts->timeout_sec : 5.0;
+	struct hp_target *t = NULL;
+	struct hp_map *maps = NULL;
+	size_t nmaps = 0, nes = 0, nranges = 0;
+	struct hp_object obj;
+	struct hp_ledger_set ls = { 0 };
+	struct hp_ledger *top;
+	struct hp_ledger_entry *es = NULL;
+	struct hp_image img = { 0 };
+	struct hp_safety *safety = NULL;
+	struct hp_range *ranges = NULL;
+	uint64_t map = 0, map_len = 0;
+	unsigned attempts = 0;
+	int r, redirected = 0;
+
+	hp_err_clear();
+	memset(res, 0, sizeof(*res));
+	r = hp_target__open(pid, &t);
+	if (r < 0)
+		return r;
+	r = hp_target__maps(t, &maps, &nmaps);
+	if (r == 0)
+		r = hp_object__find(t, maps, nmaps, p->info.build_id, p->info.build_id_len,
+				    p->info.target_name, &obj);
+	if (r == 0)
+		r = hp_ledger__scan(t, maps, nmaps, &ls);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < ls.n; i++)
+		if (!strcmp(ls.l[i]->patch_id, p->info.id) && ls.l[i]->object_base == obj.base &&
+		    ls.l[i]->state != HP_LEDGER_PENDING) {
+			r = hp_err(-HP_E_ALREADY, "patch %s is already applied to process %d (level %u)",
+				   p->info.id, pid, ls.l[i]->level);
+			goto out;
+		}
+	top = hp_txn__top(&ls, &obj);
+	if (top && top->level >= p->info.level) {
+		r = hp_err(-HP_E_LEVEL,
+			   "process %d runs %s at level %u; patch %s has level %u (must be higher)", pid,
+			   top->patch_id, top->level, p->info.id, p->info.level);
+		goto out;
+	}
+	r = build_entries(t, p, &obj, top, &es, &nes);
+	if (r < 0)
+		goto out;
+
+	/* What no thread may be in: the functions replaced and the code of the level replaced. */
+	ranges = calloc(nes + 1, sizeof(*ranges));
+	if (!ranges) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nes; i++)
+		ranges[nranges++] = (struct hp_range){ es[i].func_addr, es[i].func_addr + es[i].func_size,
+						       es[i].name };
+	if (top)
+		ranges[nranges++] = (struct hp_range){ top->text_start, top->text_end, top->patch_id };
+
+	r = hp_safety__new(pid, &safety);
+	if (r == 0)
+		r = hp_target__seize_all(t);
+	if (r == 0)
+		r = load(t, p, &maps, &nmaps, &obj, sizeof(struct hp_ledger) + nes * sizeof(*es), &img,
+			 &map, &map_len);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0, k = 0; i < nes; i++)
+		if (i < p->nfuncs)
+			es[i].new_addr = img.func_new[k++];
+	fill_ledger(&img, p, &obj, top, es, nes);
+	/* The ledger page in the process must say what we are about to do. */
+	r = hp_target__write(t, map, img.bytes, sizeof(struct hp_ledger) + nes * sizeof(*es));
+	if (r < 0)
+		goto unmap;
+
+	r = hp_quiesce(t, safety, &maps, &nmaps, ranges, nranges, timeout, &attempts);
+	if (r < 0)
+		goto unmap;
+	r = hp_txn__redirect(t, es, nes, 1);
+	if (r == 0) {
+		redirected = 1;
+		r = hp_ledger__set_state(t, (struct hp_ledger *)img.bytes, HP_LEDGER_ACTIVE);
+	}
+	if (r == 0 && top)
+		r = hp_ledger__set_state(t, top, HP_LEDGER_SUPERSEDED);
+	if (r < 0)
+		goto unmap;
+	res->nthreads = (unsigned)t->nthreads;
+	hp_target__detach_all(t);
+
+	snprintf(res->patch_id, sizeof(res->patch_id), "%s", p->info.id);
+	res->level = p->info.level;
+	res->prev_level = top ? top->level : 0;
+	res->nfuncs = p->nfuncs;
+	res->attempts = attempts;
+	res->map_start = map;
+	res->map_len = map_len;
+	res->pause_ms = t->longest_pause_ms;
+	goto out;
+
+unmap:
+	/* Undo in reverse: jumps, ledger states, the mapping. */
+	if (redirected) {
+		hp_txn__redirect(t, es, nes, 0);
+		if (top)
+			hp_ledger__set_state(t, top, HP_LEDGER_ACTIVE);
+	}
+	if (map)
+		hp_txn__unmap(t, map, map_len);
+out:
+	res->total_ms = hp_now_ms() - t0;
+	hp_target__close(t);
+	hp_safety__free(safety);
+	hp_image__free(&img);
+	hp_ledger__free(&ls);
+	free(ranges);
+	free(es);
+	free(maps);
+	return r;
+}

@@ -1,0 +1,12 @@
+#ifndef HP_QUIESCE_H
+#define HP_QUIESCE_H
+#include "safety/safety.h"
+#include "target/target.h"
+
+/* Returns 0 with every thread of t stopped and outside every range, or an
+ * error with every thread running (-HP_E_UNSAFE after timeout_sec).
+ * *maps may be re-read (threads born meanwhile). */
+int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
+	       size_t *nmaps, const struct hp_range *ranges, size_t nranges, double timeout_sec,
+	       unsigned *ret_attempts);
+#endif

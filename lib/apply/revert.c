@@ -1,0 +1,94 @@
+/* Revert: the exact reverse of apply, newest level first.  The bytes each
+ * redirect overwrote come from the ledger in the process; the patch code is
+ * unmapped only once no thread is in it or due to return into it. */
+#include <stdio.h>
+#include "common/common.h"
+#include "safety/safety.h"
+#include "apply/apply.h"
+#include "apply/quiesce.h"
+#include "apply/txn.h"
+
+int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
+	      struct hp_apply_result *res)
+{
+	double t0 = hp_now_ms(), timeout = opts && opts->timeout_sec > 0 ? opts->timeout_sec : 5.0;
+	struct hp_target *t = NULL;
+	struct hp_map *maps = NULL;
+	size_t nmaps = 0;
+	struct hp_ledger_set ls = { 0 };
+	struct hp_ledger *l = NULL, *prev = NULL;
+	struct hp_safety *safety = NULL;
+	struct hp_range range;
+	unsigned attempts = 0;
+	int r;
+
+	hp_err_clear();
+	memset(res, 0, sizeof(*res));
+	r = hp_target__open(pid, &t);
+	if (r == 0)
+		r = hp_target__maps(t, &maps, &nmaps);
+	if (r == 0)
+		r = hp_ledger__scan(t, maps, nmaps, &ls);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < ls.n; i++)
+		if (!strcmp(ls.l[i]->patch_id, patch_id) && ls.l[i]->state != HP_LEDGER_PENDING)
+			l = ls.l[i];
+	if (!l) {
+		r = hp_err(-HP_E_NOT_APPLIED, "patch %s is not applied to process %d", patch_id, pid);
+		goto out;
+	}
+	if (l->state != HP_LEDGER_ACTIVE) {
+		const char *on_top = "a higher level";
+
+		for (size_t i = 0; i < ls.n; i++)
+			if (ls.l[i]->state == HP_LEDGER_ACTIVE && ls.l[i]->object_base == l->object_base)
+				on_top = ls.l[i]->patch_id;
+		r = hp_err(-HP_E_NOT_TOP, "patch %s (level %u) is superseded by %s in process %d; revert that first",
+			   patch_id, l->level, on_top, pid);
+		goto out;
+	}
+	if (l->prev_map) {
+		prev = hp_txn__by_map(&ls, l->prev_map);
+		if (!prev) {
+			r = hp_err(-HP_E_LEDGER, "the level below %s is missing from process %d", patch_id, pid);
+			goto out;
+		}
+	}
+	range = (struct hp_range){ l->text_start, l->text_end, l->patch_id };
+
+	r = hp_safety__new(pid, &safety);
+	if (r == 0)
+		r = hp_target__seize_all(t);
+	if (r == 0)
+		r = hp_quiesce(t, safety, &maps, &nmaps, &range, 1, timeout, &attempts);
+	if (r < 0)
+		goto out;
+	r = hp_txn__redirect(t, l->e, l->nentries, 0);
+	if (r == 0 && prev)
+		r = hp_ledger__set_state(t, prev, HP_LEDGER_ACTIVE);
+	if (r < 0) {
+		hp_txn__redirect(t, l->e, l->nentries, 1);
+		goto out;
+	}
+	/* From here the process runs the level below; the mapping is garbage. */
+	hp_ledger__set_state(t, l, HP_LEDGER_PENDING);
+	r = hp_txn__unmap(t, l->map_start, l->map_len);
+	res->nthreads = (unsigned)t->nthreads;
+	hp_target__detach_all(t);
+	snprintf(res->patch_id, sizeof(res->patch_id), "%s", l->patch_id);
+	res->level = prev ? prev->level : 0;
+	res->prev_level = l->level;
+	res->nfuncs = l->nentries;
+	res->attempts = attempts;
+	res->pause_ms = t->longest_pause_ms;
+	res->map_start = l->map_start;
+	res->map_len = l->map_len;
+out:
+	res->total_ms = hp_now_ms() - t0;
+	hp_target__close(t);
+	hp_safety__free(safety);
+	hp_ledger__free(&ls);
+	free(maps);
+	return r;
+}
