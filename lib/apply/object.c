@@ -113,7 +113,8 @@ int hp_place(const struct hp_map *maps, size_t nmaps, const struct hp_object *ob
 			cand = HP_ALIGN_UP(lo, PAGE);
 			if (cand + len > hi)
 				continue;
-			dist = cand > obj->hi ? cand - obj->hi : 0;
+			/* Above the object comes the brk heap of an executable: prefer below. */
+			dist = (cand > obj->hi ? cand - obj->hi : 0) + (1ull << 32);
 		}
 		if (cand < lo)
 			continue;

@@ -108,6 +108,15 @@ static int step_syscall(struct hp_target *t, struct hp_thread *th, int *pending_
 
 int hp_target__syscall(struct hp_target *t, long nr, const uint64_t args[6], long *ret_val)
 {
+	return hp_target__syscall_data(t, nr, args, NULL, 0, -1, ret_val);
+}
+
+int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args_in[6],
+			    const void *data, size_t len, int argidx, long *ret_val)
+{
+	uint64_t args[6];
+	uint8_t stack_saved[512];
+	uint64_t data_at = 0;
 	struct user_regs_struct saved, regs;
 	struct hp_thread *th;
 	struct iovec xiov;
@@ -140,6 +149,21 @@ int hp_target__syscall(struct hp_target *t, long nr, const uint64_t args[6], lon
 		goto resume;
 	}
 
+	memcpy(args, args_in, sizeof(args));
+	if (data) {
+		/* Below the red zone of the borrowed thread: dead stack space. */
+		if (len > sizeof(stack_saved) || argidx < 0 || argidx > 5) {
+			r = -EINVAL;
+			goto resume;
+		}
+		data_at = (saved.rsp - 128 - len - 64) & ~15ull;
+		r = hp_target__read(t, data_at, stack_saved, len);
+		if (r == 0)
+			r = hp_target__write(t, data_at, data, len);
+		if (r < 0)
+			goto resume;
+		args[argidx] = data_at;
+	}
 	regs = saved;
 	regs.rax = nr;
 	regs.orig_rax = -1; /* no syscall restart for the injected call */
@@ -161,6 +185,8 @@ int hp_target__syscall(struct hp_target *t, long nr, const uint64_t args[6], lon
 		*ret_val = (long)regs.rax;
 
 	/* Put every register back, whatever happened. */
+	if (data_at && th->tid > 0)
+		hp_target__write(t, data_at, stack_saved, len);
 	if (th->tid > 0) {
 		ptrace(PTRACE_SETREGS, th->tid, 0, &saved);
 		if (have_xstate)

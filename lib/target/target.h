@@ -67,6 +67,12 @@ int hp_target__detach_all(struct hp_target *t);
  * *ret_val gets the raw return value (negative errno on failure). */
 int hp_target__syscall(struct hp_target *t, long nr, const uint64_t args[6], long *ret_val);
 
+/* The same, with len bytes of data (a path, a name) placed in the borrowed
+ * thread's dead stack space below its red zone; args[argidx] is set to
+ * their address.  len <= 512. */
+int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args[6],
+			    const void *data, size_t len, int argidx, long *ret_val);
+
 /* The stack mapping [lo, hi) holding sp (from maps), for snapshotting. */
 int hp_target__stack_bounds(const struct hp_map *maps, size_t n, uint64_t sp,
 			    uint64_t *ret_lo, uint64_t *ret_hi);

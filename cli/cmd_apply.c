@@ -1,0 +1,241 @@
+/* hotpatch apply, revert, status and stop-resume: the commands that act on
+ * running processes.  Each PID is handled on its own; the exit code is the
+ * worst of them. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "hotpatch/hotpatch.h"
+#include "cli.h"
+
+struct targets {
+	pid_t *pids;
+	int n;
+	double timeout;
+	const char *first;	/* the positional argument before the PIDs */
+};
+
+static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, int need_first,
+			 struct targets *t)
+{
+	static const struct option opts[] = { { "timeout", required_argument, 0, 't' },
+					      { "json", no_argument, 0, 'j' }, { 0 } };
+	int ch;
+
+	memset(t, 0, sizeof(*t));
+	t->timeout = 5.0;
+	while ((ch = getopt_long(argc, argv, "t:j", opts, NULL)) != -1) {
+		if (ch == 't') {
+			char *end;
+
+			t->timeout = strtod(optarg, &end);
+			if (*end || t->timeout <= 0 || t->timeout > 3600)
+				return cli_usage(c, "%s: --timeout takes seconds (0 < SEC <= 3600)", cmd);
+		} else if (ch != 'j') {
+			return cli_usage(c, "%s: bad option", cmd);
+		}
+	}
+	if (need_first) {
+		if (optind >= argc)
+			return cli_usage(c, "%s: missing argument", cmd);
+		t->first = argv[optind++];
+	}
+	if (optind >= argc)
+		return cli_usage(c, "%s needs at least one PID", cmd);
+	t->pids = calloc(argc - optind, sizeof(pid_t));
+	if (!t->pids)
+		return EXIT_ERROR;
+	for (; optind < argc; optind++)
+		if (parse_pid(argv[optind], &t->pids[t->n++]) < 0)
+			return cli_usage(c, "%s: '%s' is not a process id", cmd, argv[optind]);
+	return EXIT_DONE;
+}
+
+static void print_result(struct cli *c, const char *verb, pid_t pid, const struct hp_apply_result *r,
+			 int first)
+{
+	if (c->json) {
+		printf("%s{\"pid\":%d,\"result\":\"%s\",\"patch_id\":", first ? "" : ",", pid, verb);
+		json_str(stdout, r->patch_id);
+		printf(",\"level\":%u,\"previous_level\":%u,\"functions\":%zu,\"threads\":%u,"
+		       "\"checks\":%u,\"pause_ms\":%.3f,\"total_ms\":%.3f}",
+		       r->level, r->prev_level, r->nfuncs, r->nthreads, r->attempts, r->pause_ms,
+		       r->total_ms);
+	} else if (!strcmp(verb, "applied")) {
+		printf("pid %d: applied %s (level %u%s): %zu function%s redirected, %u thread%s, paused %.2f ms, %.1f ms in all\n",
+		       pid, r->patch_id, r->level, r->prev_level ? ", replacing a lower level" : "",
+		       r->nfuncs, r->nfuncs == 1 ? "" : "s", r->nthreads, r->nthreads == 1 ? "" : "s",
+		       r->pause_ms, r->total_ms);
+	} else {
+		printf("pid %d: reverted %s; now at level %u; %u thread%s paused %.2f ms, %.1f ms in all\n",
+		       pid, r->patch_id, r->level, r->nthreads, r->nthreads == 1 ? "" : "s", r->pause_ms,
+		       r->total_ms);
+	}
+}
+
+static int print_error(struct cli *c, pid_t pid, int err, const char *verb, int first)
+{
+	if (c->json) {
+		char msg[2048];
+
+		snprintf(msg, sizeof(msg), "%s", hp_errmsg()[0] ? hp_errmsg() : hp_strerror(err));
+		printf("%s{\"pid\":%d,\"result\":\"error\",\"code\":%d,\"reason\":", first ? "" : ",",
+		       pid, -err);
+		json_str(stdout, hp_strerror(err));
+		printf(",\"error\":");
+		json_str(stdout, msg);
+		printf("}");
+		return cli_exit_code(err);
+	}
+	return cli_fail(c, err, "%s: pid %d", verb, pid);
+}
+
+static int act(struct cli *c, int argc, char **argv, int revert)
+{
+	const char *cmd = revert ? "revert" : "apply";
+	struct hp_apply_opts ao = { 0 };
+	struct hp_patch *p = NULL;
+	struct targets t;
+	int rc, worst = EXIT_DONE;
+
+	rc = parse_targets(c, cmd, argc, argv, 1, &t);
+	if (rc != EXIT_DONE)
+		return rc;
+	ao.timeout_sec = t.timeout;
+	if (!revert) {
+		int r = hp_patch__open(t.first, &p);
+
+		if (r < 0) {
+			free(t.pids);
+			return cli_fail(c, r, "apply %s", t.first);
+		}
+	}
+	if (c->json)
+		printf("{\"results\":[");
+	for (int i = 0; i < t.n; i++) {
+		struct hp_apply_result res;
+		int r = revert ? hp_revert(t.first, t.pids[i], &ao, &res)
+			       : hp_apply(p, t.pids[i], &ao, &res);
+
+		if (r < 0)
+			worst = cli_worst(worst, print_error(c, t.pids[i], r, cmd, i == 0));
+		else
+			print_result(c, revert ? "reverted" : "applied", t.pids[i], &res, i == 0);
+		fflush(stdout);
+	}
+	if (c->json)
+		printf("]}\n");
+	hp_patch__close(p);
+	free(t.pids);
+	return worst;
+}
+
+int cmd_apply(struct cli *c, int argc, char **argv)
+{
+	return act(c, argc, argv, 0);
+}
+
+int cmd_revert(struct cli *c, int argc, char **argv)
+{
+	return act(c, argc, argv, 1);
+}
+
+int cmd_status(struct cli *c, int argc, char **argv)
+{
+	struct targets t;
+	int rc, worst = EXIT_DONE;
+	struct hp_status_entry *es = calloc(32, sizeof(*es));
+
+	if (!es)
+		return EXIT_ERROR;
+	rc = parse_targets(c, "status", argc, argv, 0, &t);
+	if (rc != EXIT_DONE) {
+		free(es);
+		return rc;
+	}
+	if (c->json)
+		printf("{\"processes\":[");
+	for (int i = 0; i < t.n; i++) {
+		size_t n = 0;
+		int r = hp_status(t.pids[i], es, 32, &n);
+
+		if (r < 0) {
+			worst = cli_worst(worst, print_error(c, t.pids[i], r, "status", i == 0));
+			continue;
+		}
+		if (n > 32)
+			n = 32;
+		if (c->json)
+			printf("%s{\"pid\":%d,\"patches\":[", i ? "," : "", t.pids[i]);
+		else
+			printf("pid %d: %zu patch%s\n", t.pids[i], n, n == 1 ? "" : "es");
+		for (size_t k = 0; k < n; k++) {
+			const struct hp_status_entry *e = &es[k];
+			char bid[129], when[64];
+			time_t at = (time_t)e->applied_at;
+
+			cli_hex(e->build_id, e->build_id_len, bid);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&at));
+			if (c->json) {
+				printf("%s{\"id\":", k ? "," : "");
+				json_str(stdout, e->patch_id);
+				printf(",\"level\":%u,\"active\":%s,\"object\":", e->level,
+				       e->active ? "true" : "false");
+				json_str(stdout, e->object);
+				printf(",\"build_id\":\"%s\",\"applied_at\":%lu,\"mapping\":\"0x%lx-0x%lx\",\"functions\":[",
+				       bid, (unsigned long)e->applied_at, (unsigned long)e->map_start,
+				       (unsigned long)(e->map_start + e->map_len));
+			} else {
+				printf("  %s  level %u  %s  %s  applied %s\n", e->patch_id, e->level,
+				       e->active ? "active" : "superseded", e->object, when);
+			}
+			for (size_t f = 0; f < e->nfuncs && f < 64; f++) {
+				if (c->json) {
+					printf("%s{\"name\":", f ? "," : "");
+					json_str(stdout, e->funcs[f].name);
+					printf(",\"old\":\"0x%lx\",\"new\":\"0x%lx\"}",
+					       (unsigned long)e->funcs[f].old_addr,
+					       (unsigned long)e->funcs[f].new_addr);
+				} else {
+					printf("    %-24s 0x%lx -> %s0x%lx\n", e->funcs[f].name,
+					       (unsigned long)e->funcs[f].old_addr,
+					       e->funcs[f].new_addr ? "" : "(original) ",
+					       (unsigned long)e->funcs[f].new_addr);
+				}
+			}
+			if (c->json)
+				printf("]}");
+		}
+		if (c->json)
+			printf("]}");
+	}
+	if (c->json)
+		printf("]}\n");
+	free(t.pids);
+	free(es);
+	return worst;
+}
+
+int cmd_stop_resume(struct cli *c, int argc, char **argv)
+{
+	struct targets t;
+	double pause = 0;
+	unsigned n = 0;
+	int r, rc = parse_targets(c, "stop-resume", argc, argv, 0, &t);
+
+	if (rc != EXIT_DONE)
+		return rc;
+	r = hp_stop_resume(t.pids[0], &pause, &n);
+	if (r < 0) {
+		pid_t pid = t.pids[0];
+
+		free(t.pids);
+		return cli_fail(c, r, "stop-resume: pid %d", pid);
+	}
+	if (c->json)
+		printf("{\"pid\":%d,\"threads\":%u,\"pause_ms\":%.3f}\n", t.pids[0], n, pause);
+	else
+		printf("pid %d: %u threads stopped and resumed, paused %.3f ms\n", t.pids[0], n, pause);
+	free(t.pids);
+	return EXIT_DONE;
+}

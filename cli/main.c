@@ -1,0 +1,66 @@
+/* hotpatch: the command table and option handling common to all commands. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "hotpatch/hotpatch.h"
+#include "cli.h"
+
+static const struct cmd cmds[] = {
+	{ "pack", cmd_pack,
+	  "--target BIN -o OUT.hp [--replace OLD[=NEW]]... [--id ID] [--level N]\n"
+	  "        [--severity critical|important|moderate|low] [--cve ID]... [--description TEXT] OBJ.o...",
+	  "build a patch file from replacement functions compiled with -c" },
+	{ "inspect", cmd_inspect, "PATCH.hp [--json]", "show everything a patch file says" },
+	{ "apply", cmd_apply, "PATCH.hp PID... [--timeout SEC] [--json]",
+	  "apply a patch to running processes" },
+	{ "revert", cmd_revert, "PATCH_ID PID... [--timeout SEC] [--json]",
+	  "revert the newest patch level of running processes" },
+	{ "status", cmd_status, "PID... [--json]", "list the patches applied to processes" },
+	{ "stop-resume", cmd_stop_resume, "PID [--json]",
+	  "stop and resume every thread, patch nothing (the pause baseline of bench/)" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: hotpatch COMMAND [ARGS]\n\n"
+		   "Live-patches the functions of running processes, and reverts them.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-12s %s\n      hotpatch %s %s\n", cmds[i].name, cmds[i].help,
+			cmds[i].name, cmds[i].args);
+	fprintf(f, "\nEvery command takes --json for machine-readable output.\n"
+		   "Exit codes: 0 done, 1 error, 2 usage, 3 nothing to do, 4 refused as unsafe.\n"
+		   "Apply and revert need root (or CAP_SYS_PTRACE over the target).\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .prog = "hotpatch" };
+
+	if (argc < 2)
+		return usage(stderr), EXIT_USAGE;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_DONE;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("hotpatch 0.1 (patch format 1)\n");
+		return EXIT_DONE;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		for (int k = 2; k < argc; k++) {
+			if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h")) {
+				printf("Usage: hotpatch %s %s\n  %s\n", cmds[i].name, cmds[i].args,
+				       cmds[i].help);
+				return EXIT_DONE;
+			}
+			if (!strcmp(argv[k], "--json"))
+				c.json = 1;
+		}
+		optind = 1;
+		return cmds[i].run(&c, argc - 1, argv + 1);
+	}
+	return cli_usage(&c, "unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,108 @@
+/* One error path for every subcommand, exit codes, JSON strings. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hotpatch/hotpatch.h"
+#include "cli.h"
+
+int cli_exit_code(int err)
+{
+	switch (-err) {
+	case 0:
+		return EXIT_DONE;
+	case HP_E_ALREADY:
+	case HP_E_NOT_APPLIED:
+		return EXIT_NOTHING;
+	case HP_E_UNSAFE:
+	case HP_E_TOO_SHORT:
+	case HP_E_BRANCH_INTO:
+		return EXIT_UNSAFE;
+	default:
+		return EXIT_ERROR;
+	}
+}
+
+int cli_worst(int a, int b)
+{
+	static const int rank[] = { [EXIT_DONE] = 0, [EXIT_NOTHING] = 1, [EXIT_UNSAFE] = 2,
+				    [EXIT_USAGE] = 3, [EXIT_ERROR] = 4 };
+	return rank[a] >= rank[b] ? a : b;
+}
+
+void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", f);
+		else if (ch == '\t')
+			fputs("\\t", f);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+int cli_fail(struct cli *c, int err, const char *fmt, ...)
+{
+	char what[512];
+	const char *detail = hp_errmsg();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (c->json) {
+		char msg[2048];
+
+		snprintf(msg, sizeof(msg), "%s: %s", what, detail[0] ? detail : hp_strerror(err));
+		printf("{\"error\":");
+		json_str(stdout, msg);
+		printf(",\"code\":%d}\n", -err);
+	} else {
+		fprintf(stderr, "%s: %s: %s", c->prog, what, hp_strerror(err));
+		if (detail[0])
+			fprintf(stderr, ": %s", detail);
+		fputc('\n', stderr);
+	}
+	return cli_exit_code(err);
+}
+
+int cli_usage(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", c->prog);
+	return EXIT_USAGE;
+}
+
+int parse_pid(const char *s, pid_t *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || !*s || *end || v <= 0 || v > 4194304)
+		return -EINVAL;
+	*ret = (pid_t)v;
+	return 0;
+}
+
+void cli_hex(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+	out[2 * n] = 0;
+}
