@@ -55,6 +55,11 @@ int hp_target__seize_all(struct hp_target *t);
 int hp_target__stop_all(struct hp_target *t);
 /* Interrupts one seized thread and waits for it (registers read). */
 int hp_target__stop_one(struct hp_target *t, struct hp_thread *th);
+/* With the process stopped, lets threads tids[i] run alone until each reaches
+ * addrs[i] (a per-thread hardware breakpoint), for at most timeout_ms.
+ * Returns with every thread stopped again; *ret_arrived counts arrivals. */
+int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *addrs, size_t n,
+		      double timeout_ms, size_t *ret_arrived);
 /* Lets every thread run again, staying attached. */
 int hp_target__resume_all(struct hp_target *t);
 /* Stops (if needed) and detaches every thread. */
