@@ -1,0 +1,449 @@
+/* The consistency check.  libdwfl unwinds every stopped thread over the
+ * stack bytes the caller read beforehand; a thread whose unwinding cannot be
+ * trusted is checked by scanning its whole stack snapshot instead.
+ *
+ * libdwfl is given our own Dwfl_Thread_Callbacks (not dwfl_linux_proc_attach):
+ * the caller already holds every thread stopped under PTRACE_SEIZE, so
+ * libdwfl must never ptrace anything itself.  Thread state is not cached by
+ * libdwfl between dwfl_getthread_frames() calls (each call asks get_thread and
+ * set_initial_registers again), so one Dwfl serves any number of checks over
+ * changing thread sets. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <elfutils/libdwfl.h>
+#include "common/common.h"
+#include "safety/safety.h"
+
+#define MAX_FRAMES 256		/* deeper stacks are scanned instead */
+#define SCAN_DEPTH 1000		/* depth reported for a hit of the stack scan: + word index */
+#define CACHE_SIZE 4096		/* CFI classification cache, power of two */
+
+/* What the CFI says about a code address. */
+enum cfi_class {
+	CFI_UNKNOWN = 0,	/* not classified yet (cache slot empty) */
+	CFI_NONE,		/* no module or no FDE: libdwfl would guess (frame pointers) */
+	CFI_NORMAL,		/* FDE with a return address rule */
+	CFI_OUTERMOST,		/* FDE marks the return address undefined: thread entry */
+};
+
+struct cfi_cache_ent {
+	uint64_t pc;
+	uint8_t cls;
+};
+
+struct hp_safety {
+	pid_t pid;
+	Dwfl *dwfl;
+	int mem_fd;		/* /proc/pid/mem, -1 when it could not be opened */
+	/* The check in progress. */
+	const struct hp_thread_snap *threads;
+	size_t nthreads;
+	const struct hp_thread_snap *cur;	/* thread being unwound */
+	bool read_failed;	/* a memory read failed while unwinding cur */
+	struct cfi_cache_ent cache[CACHE_SIZE];
+};
+
+/* Set while a check runs: no debuginfo search (file I/O, maybe debuginfod
+ * network access) may happen inside the stop window. */
+static __thread bool in_stop_window;
+
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	if (in_stop_window)
+		return -1;
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+					    debuglink_crc, debuginfo_file_name);
+}
+
+static const Dwfl_Callbacks proc_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = find_debuginfo,
+};
+
+/* ---- thread callbacks: everything comes from the snapshots ------------- */
+
+static pid_t next_thread(Dwfl *dwfl, void *dwfl_arg, void **thread_argp)
+{
+	struct hp_safety *s = dwfl_arg;
+	const struct hp_thread_snap *t = *thread_argp;
+
+	t = t ? t + 1 : s->threads;
+	if (!s->threads || t >= s->threads + s->nthreads)
+		return 0;
+	*thread_argp = (void *)t;
+	return t->tid;
+}
+
+static bool get_thread(Dwfl *dwfl, pid_t tid, void *dwfl_arg, void **thread_argp)
+{
+	struct hp_safety *s = dwfl_arg;
+
+	if (s->cur && s->cur->tid == tid) {
+		*thread_argp = (void *)s->cur;
+		return true;
+	}
+	for (size_t i = 0; i < s->nthreads; i++) {
+		if (s->threads[i].tid == tid) {
+			*thread_argp = (void *)&s->threads[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *dwfl_arg)
+{
+	struct hp_safety *s = dwfl_arg;
+	const struct hp_thread_snap *t = s->cur;
+
+	if (t && t->stack && t->stack_hi >= t->stack_lo + 8 && addr >= t->stack_lo &&
+	    addr <= t->stack_hi - 8) {
+		memcpy(result, t->stack + (addr - t->stack_lo), 8);
+		return true;
+	}
+	if (s->mem_fd >= 0 && addr <= INT64_MAX &&
+	    pread(s->mem_fd, result, 8, (off_t)addr) == 8)
+		return true;
+	/* libdwfl may take a failed read of a saved return address for the
+	 * end of the stack: remember it, the thread is then scanned instead. */
+	s->read_failed = true;
+	return false;
+}
+
+static bool set_initial_registers(Dwfl_Thread *thread, void *thread_arg)
+{
+	const struct hp_thread_snap *t = thread_arg;
+	const struct user_regs_struct *r = &t->regs;
+	/* DWARF numbering on x86_64: rax rdx rcx rbx rsi rdi rbp rsp r8..r15, 16 = return address */
+	Dwarf_Word regs[17] = {
+		r->rax, r->rdx, r->rcx, r->rbx, r->rsi, r->rdi, r->rbp, r->rsp,
+		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip,
+	};
+
+	if (!dwfl_thread_state_registers(thread, 0, 17, regs))
+		return false;
+	dwfl_thread_state_register_pc(thread, r->rip);
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread,
+	.get_thread = get_thread,
+	.memory_read = memory_read,
+	.set_initial_registers = set_initial_registers,
+};
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int preload_cb(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+		      void *arg)
+{
+	Dwarf_Addr bias;
+
+	/* Opens the ELF file (or reads the vDSO image) and .eh_frame; the
+	 * result, success or failure, is cached in the module. */
+	dwfl_module_eh_cfi(mod, &bias);
+	return DWARF_CB_OK;
+}
+
+int hp_safety__new(pid_t pid, struct hp_safety **ret)
+{
+	struct hp_safety *s;
+	char path[64];
+	int r;
+
+	*ret = NULL;
+	if (pid <= 0)
+		return hp_err(-EINVAL, "invalid pid %d", pid);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->pid = pid;
+	s->mem_fd = -1;
+
+	s->dwfl = dwfl_begin(&proc_callbacks);
+	if (!s->dwfl) {
+		r = hp_err(-ENOMEM, "dwfl_begin: %s", dwfl_errmsg(-1));
+		goto fail;
+	}
+	dwfl_report_begin(s->dwfl);
+	r = dwfl_linux_proc_report(s->dwfl, pid);
+	if (r != 0) {
+		if (r == ENOENT || r == ESRCH)
+			r = hp_err(-HP_E_GONE, "no process %d", pid);
+		else if (r > 0)
+			r = hp_err(-r, "cannot read the modules of process %d: %s", pid, strerror(r));
+		else
+			r = hp_err(-EIO, "cannot read the modules of process %d: %s", pid,
+				   dwfl_errmsg(-1));
+		dwfl_report_end(s->dwfl, NULL, NULL);
+		goto fail;
+	}
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
+		r = hp_err(-EIO, "dwfl_report_end: %s", dwfl_errmsg(-1));
+		goto fail;
+	}
+
+	/* Memory the CFI needs outside the stack snapshots.  Not fatal: a
+	 * thread whose unwinding needs it is then scanned conservatively. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	/* Load every module's ELF and CFI now, while the process runs. */
+	dwfl_getmodules(s->dwfl, preload_cb, s, 0);
+	dwfl_addrmodule(s->dwfl, 0);	/* builds the address lookup table */
+
+	if (!dwfl_attach_state(s->dwfl, NULL, pid, &thread_callbacks, s)) {
+		r = hp_err(-HP_E_UNSUPPORTED, "cannot prepare unwinding of process %d: %s", pid,
+			   dwfl_errmsg(-1));
+		goto fail;
+	}
+	*ret = s;
+	return 0;
+fail:
+	hp_safety__free(s);
+	return r;
+}
+
+void hp_safety__free(struct hp_safety *s)
+{
+	if (!s)
+		return;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	if (s->mem_fd >= 0)
+		close(s->mem_fd);
+	free(s);
+}
+
+/* ---- the check ---------------------------------------------------------- */
+
+static enum cfi_class classify_cfi(Dwarf_CFI *cfi, Dwarf_Addr addr)
+{
+	Dwarf_Frame *frame;
+	Dwarf_Op ops_mem[3], *ops;
+	size_t nops;
+	enum cfi_class cls = CFI_NORMAL;
+
+	if (!cfi || dwarf_cfi_addrframe(cfi, addr, &frame) != 0)
+		return CFI_NONE;
+	/* Register 16 is the return address column on x86_64. */
+	if (dwarf_frame_register(frame, 16, ops_mem, &ops, &nops) == 0 && nops == 0 &&
+	    ops == ops_mem)
+		cls = CFI_OUTERMOST;
+	free(frame);
+	return cls;
+}
+
+/* Mirrors what libdwfl does for the address: .eh_frame first, .debug_frame
+ * second, then a frame pointer guess (which we never trust). */
+static enum cfi_class classify(struct hp_safety *s, uint64_t pc)
+{
+	struct cfi_cache_ent *e = &s->cache[(pc ^ (pc >> 12)) & (CACHE_SIZE - 1)];
+	Dwfl_Module *mod;
+	Dwarf_Addr bias;
+	enum cfi_class cls = CFI_NONE;
+
+	if (e->cls != CFI_UNKNOWN && e->pc == pc)
+		return e->cls;
+	mod = dwfl_addrmodule(s->dwfl, pc);
+	if (mod) {
+		Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+
+		cls = classify_cfi(cfi, pc - bias);
+		if (cls == CFI_NONE) {
+			cfi = dwfl_module_dwarf_cfi(mod, &bias);
+			cls = classify_cfi(cfi, pc - bias);
+		}
+	}
+	e->pc = pc;
+	e->cls = cls;
+	return cls;
+}
+
+struct walk {
+	struct hp_safety *s;
+	const struct hp_thread_snap *t;
+	const struct hp_range *ranges;
+	size_t nranges;
+	uint64_t lo, hi;	/* union bounds of the ranges */
+	unsigned depth;
+	enum cfi_class last;	/* class of the last frame seen */
+	const char *unsure;	/* why the unwinding cannot be trusted */
+	bool hit;
+	struct hp_unsafe u;
+};
+
+static bool in_ranges(const struct walk *w, uint64_t a, size_t *ret_i)
+{
+	if (a < w->lo || a >= w->hi)
+		return false;
+	for (size_t i = 0; i < w->nranges; i++) {
+		if (a >= w->ranges[i].start && a < w->ranges[i].end) {
+			*ret_i = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int frame_cb(Dwfl_Frame *frame, void *arg)
+{
+	struct walk *w = arg;
+	Dwarf_Addr pc;
+	bool act = false;
+	uint64_t a;
+	size_t ri;
+	unsigned depth = w->depth++;
+	enum cfi_class cls;
+
+	if (depth >= MAX_FRAMES) {
+		w->unsure = "too many frames";
+		return DWARF_CB_ABORT;
+	}
+	if (!dwfl_frame_pc(frame, &pc, &act)) {
+		w->unsure = "no pc";
+		return DWARF_CB_ABORT;
+	}
+	if (depth == 0)
+		act = true;	/* the thread's own PC: tested as it is */
+	/* A return address points after the call: a call ending a function
+	 * would otherwise look like the start of the next one. */
+	a = act ? pc : pc - 1;
+	if (in_ranges(w, a, &ri) ||
+	    /* In a system call that the kernel may restart: the PC goes back
+	     * 2 bytes to the syscall instruction on resume. */
+	    (depth == 0 && (int64_t)w->t->regs.orig_rax >= 0 && in_ranges(w, a - 2, &ri))) {
+		w->hit = true;
+		w->u = (struct hp_unsafe){ .tid = w->t->tid, .range = ri, .pc = pc, .depth = depth };
+		return DWARF_CB_ABORT;
+	}
+	/* libdwfl unwinds this frame next; without CFI for it, it would fall
+	 * back to guessing with frame pointers. */
+	cls = classify(w->s, a);
+	if (cls == CFI_NONE && act && depth > 0)
+		cls = classify(w->s, pc - 1);
+	if (cls == CFI_NONE) {
+		w->unsure = "no CFI for a frame";
+		return DWARF_CB_ABORT;
+	}
+	w->last = cls;
+	return DWARF_CB_OK;
+}
+
+/* Every aligned word of the snapshot stack that could be a return address
+ * into a range (start..end inclusive: a call may end a function). */
+static bool scan_stack(const struct walk *w, struct hp_unsafe *u)
+{
+	const struct hp_thread_snap *t = w->t;
+	uint64_t first = HP_ALIGN_UP(t->stack_lo, 8);
+
+	for (uint64_t a = first; a + 8 <= t->stack_hi && a + 8 > a; a += 8) {
+		uint64_t v;
+		size_t ri = 0;
+
+		memcpy(&v, t->stack + (a - t->stack_lo), 8);
+		if (v < w->lo || v > w->hi)
+			continue;
+		if (!in_ranges(w, v, &ri) && !in_ranges(w, v - 1, &ri))
+			continue;
+		*u = (struct hp_unsafe){ .tid = t->tid, .range = ri, .pc = v,
+					 .depth = SCAN_DEPTH + (unsigned)((a - first) / 8) };
+		return true;
+	}
+	return false;
+}
+
+static const char *range_name(const struct hp_range *r)
+{
+	return r->name ? r->name : "?";
+}
+
+static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *ret_unsafe)
+{
+	const struct hp_thread_snap *t = w->t;
+	int r;
+
+	w->depth = 0;
+	w->last = CFI_UNKNOWN;
+	w->unsure = NULL;
+	w->hit = false;
+	s->cur = t;
+	s->read_failed = false;
+
+	r = dwfl_getthread_frames(s->dwfl, t->tid, frame_cb, w);
+	if (w->hit) {
+		*ret_unsafe = w->u;
+		return hp_err(-HP_E_UNSAFE, "thread %d is in %s (pc 0x%llx, frame %u)", t->tid,
+			      range_name(&w->ranges[w->u.range]), (unsigned long long)w->u.pc,
+			      w->u.depth);
+	}
+	if (!w->unsure) {
+		if (r != 0)
+			w->unsure = dwfl_errmsg(-1);
+		else if (s->read_failed)
+			w->unsure = "stack memory unreadable";
+		else if (w->last != CFI_OUTERMOST)
+			w->unsure = "unwinding stopped before the thread's entry";
+	}
+	if (!w->unsure)
+		return 0;
+
+	/* Unwinding did not reach the outermost frame: treat every word of
+	 * the stack as a possible return address. */
+	if (!t->stack || t->stack_hi <= t->stack_lo)
+		return hp_err(-ENODATA, "thread %d: cannot unwind (%s) and no stack snapshot",
+			      t->tid, w->unsure);
+	if (scan_stack(w, &w->u)) {
+		*ret_unsafe = w->u;
+		return hp_err(-HP_E_UNSAFE,
+			      "thread %d may return into %s (stack word 0x%llx at 0x%llx; "
+			      "unwinding failed: %s)",
+			      t->tid, range_name(&w->ranges[w->u.range]),
+			      (unsigned long long)w->u.pc,
+			      (unsigned long long)(HP_ALIGN_UP(t->stack_lo, 8) +
+						   8ull * (w->u.depth - SCAN_DEPTH)),
+			      w->unsure);
+	}
+	return 0;
+}
+
+int hp_safety__check(struct hp_safety *s, const struct hp_thread_snap *threads, size_t nthreads,
+		     const struct hp_range *ranges, size_t nranges, struct hp_unsafe *ret_unsafe)
+{
+	struct walk w = { .s = s, .ranges = ranges, .nranges = nranges, .lo = UINT64_MAX, .hi = 0 };
+	struct hp_unsafe dummy;
+	int r = 0;
+
+	if (!s || (nthreads && !threads) || (nranges && !ranges))
+		return -EINVAL;
+	if (!ret_unsafe)
+		ret_unsafe = &dummy;
+	for (size_t i = 0; i < nranges; i++) {
+		if (ranges[i].start >= ranges[i].end)
+			continue;
+		if (ranges[i].start < w.lo)
+			w.lo = ranges[i].start;
+		if (ranges[i].end > w.hi)
+			w.hi = ranges[i].end;
+	}
+	if (w.lo >= w.hi)
+		return 0;	/* nothing to avoid */
+
+	s->threads = threads;
+	s->nthreads = nthreads;
+	in_stop_window = true;
+	for (size_t i = 0; i < nthreads && r == 0; i++) {
+		w.t = &threads[i];
+		r = check_thread(s, &w, ret_unsafe);
+	}
+	in_stop_window = false;
+	s->threads = NULL;
+	s->nthreads = 0;
+	s->cur = NULL;
+	return r;
+}
