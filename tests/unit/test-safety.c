@@ -60,13 +60,42 @@ __attribute__((noipa)) void call_last(void)
 	block_forever();
 }
 
+static volatile uint64_t sink;
+
+/* Mostly inside the vDSO: unwinding must go through its CFI. */
+__attribute__((noipa)) void time_loop(void)
+{
+	struct timespec ts;
+
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sink += (uint64_t)ts.tv_nsec;
+	}
+}
+
+static atomic_int in_victim;
+
+/* Interrupted by a signal whose handler never returns: this function is
+ * then only the interrupted context behind a signal frame. */
+__attribute__((noipa)) void sig_victim(void)
+{
+	atomic_store(&in_victim, 1);
+	for (;;)
+		sink++;
+}
+
+static void on_usr1(int sig)
+{
+	block_forever();
+}
+
 /* Runs in no thread. */
 __attribute__((noipa)) int unrelated_function(int x)
 {
 	return x * 7 + 3;
 }
 
-enum role { R_SPIN, R_SLEEP, R_WAIT, R_LAST, R_MAX };
+enum role { R_SPIN, R_SLEEP, R_WAIT, R_LAST, R_VDSO, R_SIG, R_MAX };
 
 struct shared {
 	atomic_int started;
@@ -92,8 +121,14 @@ static void *thread_main(void *arg)
 	case R_WAIT:
 		wait_inside();
 		break;
-	default:
+	case R_LAST:
 		call_last();
+		break;
+	case R_VDSO:
+		time_loop();
+		break;
+	default:
+		sig_victim();
 	}
 	return NULL;
 }
@@ -109,12 +144,19 @@ static pid_t start_child(int nbulk)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		pthread_t th[R_MAX];
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGUSR1, on_usr1);
 		for (int i = 0; i < nthreads; i++) {
-			pthread_t th;
 			int role = nbulk ? R_MAX + R_SLEEP + (i & 1) : i;
 
-			pthread_create(&th, NULL, thread_main, (void *)(intptr_t)role);
+			pthread_create(&th[nbulk ? 0 : i], NULL, thread_main, (void *)(intptr_t)role);
+		}
+		if (!nbulk) {
+			while (!atomic_load(&in_victim))
+				usleep(1000);
+			pthread_kill(th[R_SIG], SIGUSR1);
 		}
 		block_forever();
 	}
@@ -326,6 +368,29 @@ static void test_return_address(void)
 	hp_err_clear();
 }
 
+/* Through the vDSO (when stopped there) and through a signal frame. */
+static void test_vdso_signal(void)
+{
+	struct hp_unsafe u = { 0 };
+	struct hp_range r_time = range_of("time_loop", (void *)time_loop);
+	struct hp_range r_victim = range_of("sig_victim", (void *)sig_victim);
+	struct hp_range r_handler = range_of("on_usr1", (void *)on_usr1);
+
+	CHECK_EQ_INT(hp_safety__check(s, st.snaps, st.n, &r_time, 1, &u), -HP_E_UNSAFE);
+	CHECK_EQ_INT(u.tid, sh->tid[R_VDSO]);
+	CHECK(u.depth < 1000);
+	hp_err_clear();
+
+	CHECK_EQ_INT(hp_safety__check(s, st.snaps, st.n, &r_handler, 1, &u), -HP_E_UNSAFE);
+	CHECK_EQ_INT(u.tid, sh->tid[R_SIG]);
+	CHECK(u.depth >= 1 && u.depth < 1000);
+	hp_err_clear();
+	CHECK_EQ_INT(hp_safety__check(s, st.snaps, st.n, &r_victim, 1, &u), -HP_E_UNSAFE);
+	CHECK_EQ_INT(u.tid, sh->tid[R_SIG]);
+	CHECK(u.depth >= 3 && u.depth < 1000);
+	hp_err_clear();
+}
+
 /* A call as the last instruction: its return address is the end of the
  * range; pc-1 must still count, and the next function must not. */
 static void test_call_last(void)
@@ -364,10 +429,11 @@ static void test_repeat(void)
 {
 	struct hp_unsafe u = { 0 };
 	const struct hp_thread_snap *b = snap_of(&st, sh->tid[R_SLEEP]);
+	struct hp_range r_time = range_of("time_loop", (void *)time_loop);
 	struct hp_thread_snap rev[R_MAX + 1];
 
-	if (!b) {
-		CHECK(b != NULL);
+	if (!b || st.n > HP_ARRAY_SIZE(rev)) {
+		CHECK(b != NULL && st.n <= HP_ARRAY_SIZE(rev));
 		return;
 	}
 	CHECK_EQ_INT(hp_safety__check(s, b, 1, &r_spin, 1, &u), 0);
@@ -408,6 +474,10 @@ static void test_repeat(void)
 		CHECK_EQ_INT(u.tid, sh->tid[R_WAIT]);
 		hp_err_clear();
 		CHECK_EQ_INT(hp_safety__check(s2, st.snaps, st.n, &r_unrelated, 1, &u), 0);
+		CHECK_EQ_INT(hp_safety__check(s2, st.snaps, st.n, &r_time, 1, &u), -HP_E_UNSAFE);
+		CHECK_EQ_INT(u.tid, sh->tid[R_VDSO]);
+		CHECK(u.depth < 1000);
+		hp_err_clear();
 	}
 	hp_safety__free(s);
 	s = s2;
@@ -537,6 +607,7 @@ int main(void)
 	RUN(test_pc_in_range);
 	RUN(test_return_address);
 	RUN(test_call_last);
+	RUN(test_vdso_signal);
 	RUN(test_safe);
 	RUN(test_repeat);
 	RUN(test_fallback_scan);
