@@ -193,15 +193,17 @@ int hp_safety__new(pid_t pid, struct hp_safety **ret)
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	/* Load every module's ELF and CFI now, while the process runs. */
-	dwfl_getmodules(s->dwfl, preload_cb, s, 0);
-	dwfl_addrmodule(s->dwfl, 0);	/* builds the address lookup table */
-
 	if (!dwfl_attach_state(s->dwfl, NULL, pid, &thread_callbacks, s)) {
 		r = hp_err(-HP_E_UNSUPPORTED, "cannot prepare unwinding of process %d: %s", pid,
 			   dwfl_errmsg(-1));
 		goto fail;
 	}
+
+	/* Load every module's ELF and CFI now, while the process runs.  After
+	 * dwfl_attach_state, so that dwfl_linux_proc_find_elf knows the pid and
+	 * reads deleted files (replaced by an upgrade) from /proc/pid/mem. */
+	dwfl_getmodules(s->dwfl, preload_cb, s, 0);
+	dwfl_addrmodule(s->dwfl, 0);	/* builds the address lookup table */
 	*ret = s;
 	return 0;
 fail:
