@@ -62,6 +62,51 @@ static int take_snapshots(struct hp_target *t, struct hp_map **maps, size_t *nma
 	return 0;
 }
 
+/* Snapshots and checks every stopped thread; fills the unsafe list. */
+static int snap_and_check(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
+			  size_t *nmaps, const struct hp_range *ranges, size_t nranges,
+			  struct hp_unsafe *un, size_t max, size_t *ret_n)
+{
+	struct hp_thread_snap *snap = NULL;
+	size_t n = t->nthreads;
+	int r = take_snapshots(t, maps, nmaps, &snap);
+
+	if (r < 0)
+		return r;
+	r = hp_safety__check_all(safety, snap, n, ranges, nranges, un, max, ret_n);
+	snapshots_free(snap, n);
+	return r;
+}
+
+/* Runs each unsafe thread whose escape address is known to it, alone.
+ * Returns 1 when every unsafe thread had one (worth checking again). */
+static int escape(struct hp_target *t, const struct hp_unsafe *un, size_t n, double budget_ms)
+{
+	pid_t *tids = calloc(n ? n : 1, sizeof(*tids));
+	uint64_t *addrs = calloc(n ? n : 1, sizeof(*addrs));
+	size_t k = 0, arrived = 0;
+	int all = 1;
+
+	if (!tids || !addrs) {
+		free(tids);
+		free(addrs);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!un[i].escape_pc) {
+			all = 0;
+			continue;
+		}
+		tids[k] = un[i].tid;
+		addrs[k++] = un[i].escape_pc;
+	}
+	if (k)
+		hp_target__run_to(t, tids, addrs, k, budget_ms, &arrived);
+	free(tids);
+	free(addrs);
+	return all && arrived == k;
+}
+
 int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
 	       size_t *nmaps, const struct hp_range *ranges, size_t nranges, double timeout_sec,
 	       unsigned *ret_attempts)
@@ -69,39 +114,61 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 	double start = hp_now_ms(), deadline = start + timeout_sec * 1e3;
 	unsigned attempts = 0;
 	long backoff_us = 1000;
-	struct hp_unsafe un = { 0 };
-	char why[512] = "";
+	char why[1024] = "";
+	struct hp_unsafe *un = NULL;
+	size_t cap = 0;
 	int r;
 
 	for (;;) {
-		struct hp_thread_snap *snap = NULL;
-		size_t n;
+		size_t nun = 0;
 
 		r = hp_target__stop_all(t);
 		if (r < 0)
-			return r;
-		attempts++;
-		r = take_snapshots(t, maps, nmaps, &snap);
-		if (r < 0) {
-			hp_target__resume_all(t);
-			return r;
+			break;
+		if (cap < t->nthreads) {
+			free(un);
+			cap = t->nthreads * 2;
+			un = calloc(cap, sizeof(*un));
+			if (!un) {
+				hp_target__resume_all(t);
+				return -ENOMEM;
+			}
 		}
-		n = t->nthreads;
-		r = hp_safety__check(safety, snap, n, ranges, nranges, &un);
-		snapshots_free(snap, n);
+		attempts++;
+		r = snap_and_check(t, safety, maps, nmaps, ranges, nranges, un, cap, &nun);
+		/* Threads busy inside a replaced function: let them run out of it
+		 * (a few rounds: a thread may enter another one on its way). */
+		for (int round = 0; r == -HP_E_UNSAFE && round < 3; round++) {
+			double budget = deadline - hp_now_ms();
+
+			if (budget <= 0)
+				break;
+			snprintf(why, sizeof(why), "%s", hp_errmsg());
+			hp_err_clear();
+			if (!escape(t, un, nun < cap ? nun : cap, budget < 20 ? budget : 20))
+				break;
+			r = hp_target__stop_all(t); /* registers again; threads born meanwhile */
+			if (r == 0)
+				r = snap_and_check(t, safety, maps, nmaps, ranges, nranges, un, cap, &nun);
+		}
 		if (r == 0) {
+			free(un);
 			*ret_attempts = attempts;
 			return 0; /* every thread stays stopped */
 		}
 		if (r != -HP_E_UNSAFE) {
 			hp_target__resume_all(t);
-			return r;
+			break;
 		}
-		snprintf(why, sizeof(why), "%s", hp_errmsg());
+		if (hp_errmsg()[0])
+			snprintf(why, sizeof(why), "%s", hp_errmsg());
 		hp_err_clear();
 		hp_target__resume_all(t);
-		if (hp_now_ms() + backoff_us / 1e3 > deadline)
+		if (hp_now_ms() + backoff_us / 1e3 > deadline) {
+			r = hp_err(-HP_E_UNSAFE, "%s; still so after %.1f s and %u checks (--timeout)",
+				   why, (hp_now_ms() - start) / 1e3, attempts);
 			break;
+		}
 		{
 			struct timespec ts = { backoff_us / 1000000, (backoff_us % 1000000) * 1000 };
 
@@ -110,7 +177,7 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 		if (backoff_us < 50000)
 			backoff_us *= 2;
 	}
+	free(un);
 	*ret_attempts = attempts;
-	return hp_err(-HP_E_UNSAFE, "%s; still so after %.1f s and %u checks (--timeout)", why,
-		      (hp_now_ms() - start) / 1e3, attempts);
+	return r;
 }

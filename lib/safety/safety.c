@@ -277,6 +277,8 @@ struct walk {
 	enum cfi_class last;	/* class of the last frame seen */
 	const char *unsure;	/* why the unwinding cannot be trusted */
 	bool hit;
+	bool want_escape;	/* unwind on past a hit to find the escape address */
+	bool pending_escape;	/* the last frame seen was in a range */
 	struct hp_unsafe u;
 };
 
@@ -316,13 +318,22 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	/* A return address points after the call: a call ending a function
 	 * would otherwise look like the start of the next one. */
 	a = act ? pc : pc - 1;
+	if (w->pending_escape && !in_ranges(w, a, &ri)) {
+		/* The caller of the outermost ranged frame seen so far. */
+		w->u.escape_pc = pc;
+		w->pending_escape = false;
+	}
 	if (in_ranges(w, a, &ri) ||
 	    /* In a system call that the kernel may restart: the PC goes back
 	     * 2 bytes to the syscall instruction on resume. */
 	    (depth == 0 && (int64_t)w->t->regs.orig_rax >= 0 && in_ranges(w, a - 2, &ri))) {
+		if (!w->hit)
+			w->u = (struct hp_unsafe){ .tid = w->t->tid, .range = ri, .pc = pc, .depth = depth };
 		w->hit = true;
-		w->u = (struct hp_unsafe){ .tid = w->t->tid, .range = ri, .pc = pc, .depth = depth };
-		return DWARF_CB_ABORT;
+		if (!w->want_escape)
+			return DWARF_CB_ABORT;
+		w->u.escape_pc = 0;
+		w->pending_escape = true;
 	}
 	/* libdwfl unwinds this frame next; without CFI for it, it would fall
 	 * back to guessing with frame pointers. */
@@ -374,10 +385,13 @@ static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *r
 	w->last = CFI_UNKNOWN;
 	w->unsure = NULL;
 	w->hit = false;
+	w->pending_escape = false;
 	s->cur = t;
 	s->read_failed = false;
 
 	r = dwfl_getthread_frames(s->dwfl, t->tid, frame_cb, w);
+	if (w->hit && w->want_escape && (w->unsure || w->pending_escape))
+		w->u.escape_pc = 0; /* frames after the hit were not trustworthy */
 	if (w->hit) {
 		*ret_unsafe = w->u;
 		return hp_err(-HP_E_UNSAFE, "thread %d is in %s (pc 0x%llx, frame %u)", t->tid,
@@ -448,4 +462,60 @@ int hp_safety__check(struct hp_safety *s, const struct hp_thread_snap *threads, 
 	s->nthreads = 0;
 	s->cur = NULL;
 	return r;
+}
+
+int hp_safety__check_all(struct hp_safety *s, const struct hp_thread_snap *threads,
+			 size_t nthreads, const struct hp_range *ranges, size_t nranges,
+			 struct hp_unsafe *ret, size_t max, size_t *ret_n)
+{
+	struct walk w = { .s = s, .ranges = ranges, .nranges = nranges, .lo = UINT64_MAX, .hi = 0,
+			  .want_escape = true };
+	char first[1024] = "";
+	size_t n = 0;
+	int r = 0;
+
+	*ret_n = 0;
+	if (!s || (nthreads && !threads) || (nranges && !ranges))
+		return -EINVAL;
+	for (size_t i = 0; i < nranges; i++) {
+		if (ranges[i].start >= ranges[i].end)
+			continue;
+		if (ranges[i].start < w.lo)
+			w.lo = ranges[i].start;
+		if (ranges[i].end > w.hi)
+			w.hi = ranges[i].end;
+	}
+	if (w.lo >= w.hi)
+		return 0;
+	s->threads = threads;
+	s->nthreads = nthreads;
+	in_stop_window = true;
+	for (size_t i = 0; i < nthreads; i++) {
+		struct hp_unsafe u = { 0 };
+		int k;
+
+		w.t = &threads[i];
+		k = check_thread(s, &w, &u);
+		if (k == -HP_E_UNSAFE) {
+			if (!first[0])
+				snprintf(first, sizeof(first), "%s", hp_errmsg());
+			if (n < max)
+				ret[n] = u;
+			n++;
+		} else if (k < 0) {
+			r = k;
+			break;
+		}
+		hp_err_clear();
+	}
+	in_stop_window = false;
+	s->threads = NULL;
+	s->nthreads = 0;
+	s->cur = NULL;
+	*ret_n = n;
+	if (r < 0)
+		return r;
+	if (n)
+		return hp_err(-HP_E_UNSAFE, "%s", first);
+	return 0;
 }

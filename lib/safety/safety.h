@@ -31,6 +31,10 @@ struct hp_unsafe {
 	size_t range;		/* index into the ranges array */
 	uint64_t pc;		/* the PC or return address found in the range */
 	unsigned depth;		/* 0: the thread's PC, n: n-th caller frame */
+	uint64_t escape_pc;	/* the return address just outside the thread's
+				 * outermost frame in a range: once the thread
+				 * reaches it, it is out of every range; 0 when
+				 * unknown (stack scanned, or unwinding unsure) */
 };
 
 /* Prepares the unwinder for process pid while it still runs: reports the
@@ -48,5 +52,13 @@ void hp_safety__free(struct hp_safety *s);	/* accepts NULL */
  * /proc/pid/mem. */
 int hp_safety__check(struct hp_safety *s, const struct hp_thread_snap *threads, size_t nthreads,
 		     const struct hp_range *ranges, size_t nranges, struct hp_unsafe *ret_unsafe);
+
+/* Like hp_safety__check, but goes on through every thread and fills
+ * ret[0 .. min(max, *ret_n)) with one entry per unsafe thread, escape_pc
+ * included.  Returns 0 when all are safe, -HP_E_UNSAFE (detail of the first
+ * one in hp_errmsg) otherwise. */
+int hp_safety__check_all(struct hp_safety *s, const struct hp_thread_snap *threads,
+			 size_t nthreads, const struct hp_range *ranges, size_t nranges,
+			 struct hp_unsafe *ret, size_t max, size_t *ret_n);
 
 #endif

@@ -212,7 +212,8 @@ int hp_target__stop_all(struct hp_target *t)
 	int r;
 
 	raise_priority(t);
-	t->stop_started_ms = hp_now_ms();
+	if (t->stop_started_ms == 0) /* not already inside a stop window */
+		t->stop_started_ms = hp_now_ms();
 	for (;;) {
 		for (size_t i = 0; i < t->nthreads; i++) {
 			struct hp_thread *th = &t->threads[i];
