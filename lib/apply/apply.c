@@ -196,7 +196,11 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 	int lfd = -1, r, tries;
 	uint64_t args[6] = { 0, 1 /* MFD_CLOEXEC */, 0, 0, 0, 0 };
 
+	pid_t held = 0;
+
 	r = hp_image__size(p, ledger_bytes, &len);
+	if (r == 0)
+		r = hp_target__hold(t, &held);
 	if (r < 0)
 		return r;
 	snprintf(name, sizeof(name), HP_MEMFD_PREFIX "%s", p->info.id);
@@ -204,8 +208,10 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 	if (r == 0 && fd < 0)
 		r = hp_err(-HP_E_REMOTE, "memfd_create in process %d failed: %s", t->pid,
 			   strerror((int)-fd));
-	if (r < 0)
-		return r;
+	if (r < 0) {
+		fd = -1;
+		goto out;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", t->pid, fd);
 	lfd = open(path, O_RDWR | O_CLOEXEC);
 	if (lfd < 0) {
@@ -260,6 +266,7 @@ out:
 		close(lfd);
 	if (fd >= 0)
 		remote(t, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, NULL);
+	hp_target__release(t, held);
 	return r;
 }
 

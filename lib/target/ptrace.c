@@ -134,7 +134,7 @@ int hp_target__seize_all(struct hp_target *t)
 	return 0;
 }
 
-static void raise_priority(struct hp_target *t)
+void hp_target__raise_priority(struct hp_target *t)
 {
 	struct sched_param sp = { .sched_priority = 1 };
 
@@ -142,7 +142,7 @@ static void raise_priority(struct hp_target *t)
 		t->fifo_raised = 1;
 }
 
-static void lower_priority(struct hp_target *t)
+void hp_target__lower_priority(struct hp_target *t)
 {
 	struct sched_param sp = { .sched_priority = 0 };
 
@@ -211,7 +211,6 @@ int hp_target__stop_all(struct hp_target *t)
 {
 	int r;
 
-	raise_priority(t);
 	if (t->stop_started_ms == 0) /* not already inside a stop window */
 		t->stop_started_ms = hp_now_ms();
 	for (;;) {
@@ -270,7 +269,6 @@ int hp_target__resume_all(struct hp_target *t)
 		}
 	}
 	note_pause_end(t);
-	lower_priority(t);
 	compact_threads(t);
 	return 0;
 }
@@ -290,8 +288,7 @@ int hp_target__detach_all(struct hp_target *t)
 		}
 	}
 	if (stopped_any) {
-		raise_priority(t);
-		if (t->stop_started_ms == 0)
+			if (t->stop_started_ms == 0)
 			t->stop_started_ms = hp_now_ms();
 		for (size_t i = 0; i < t->nthreads; i++) {
 			struct hp_thread *th = &t->threads[i];
@@ -307,7 +304,6 @@ int hp_target__detach_all(struct hp_target *t)
 			ptrace(PTRACE_DETACH, th->tid, 0, th->pending_sig);
 	}
 	note_pause_end(t);
-	lower_priority(t);
 	t->nthreads = 0;
 	return 0;
 }

@@ -203,3 +203,31 @@ resume:
 	}
 	return r;
 }
+
+int hp_target__hold(struct hp_target *t, pid_t *ret_tid)
+{
+	struct hp_thread *th = pick_thread(t);
+	int r;
+
+	if (!th)
+		return hp_err(-HP_E_GONE, "process %d has no thread to borrow", t->pid);
+	r = th->stopped ? 0 : hp_target__stop_one(t, th);
+	if (r < 0)
+		return hp_err(-HP_E_GONE, "process %d exited", t->pid);
+	*ret_tid = th->tid;
+	return 0;
+}
+
+void hp_target__release(struct hp_target *t, pid_t tid)
+{
+	for (size_t i = 0; i < t->nthreads; i++) {
+		struct hp_thread *th = &t->threads[i];
+
+		if (th->tid == tid && th->stopped) {
+			if (ptrace(PTRACE_CONT, th->tid, 0, th->pending_sig) == 0) {
+				th->stopped = 0;
+				th->pending_sig = 0;
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@
  * it arrives there.  A thread that does not arrive in time (blocked on a
  * lock that a stopped thread holds, sleeping) is interrupted again; the
  * caller then falls back to resume-and-retry. */
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/ptrace.h>
@@ -30,11 +31,11 @@ static int set_bp(pid_t tid, uint64_t addr)
 	return 0;
 }
 
+/* Disabling DR7 is enough: a disabled DR0 and a stale DR6 status bit
+ * change nothing for the thread (and one ptrace call costs ~1 us each). */
 static void clear_bp(pid_t tid)
 {
 	ptrace(PTRACE_POKEUSER, tid, (void *)DR_OFF(7), (void *)0);
-	ptrace(PTRACE_POKEUSER, tid, (void *)DR_OFF(6), (void *)0);
-	ptrace(PTRACE_POKEUSER, tid, (void *)DR_OFF(0), (void *)0);
 }
 
 static struct hp_thread *by_tid(struct hp_target *t, pid_t tid)
@@ -50,10 +51,15 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 {
 	double deadline = hp_now_ms() + timeout_ms;
 	size_t running = 0, arrived = 0;
+	sigset_t chld, old;
+	struct timespec zero = { 0, 0 };
 	char *state = calloc(n ? n : 1, 1); /* 0 idle, 1 running, 2 done */
 
 	if (!state)
 		return -ENOMEM;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &old);
 	for (size_t i = 0; i < n; i++) {
 		struct hp_thread *th = by_tid(t, tids[i]);
 
@@ -105,10 +111,14 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 			state[i] = 2;
 			running--;
 		}
+		/* Sleep until a tracee changes state (SIGCHLD, blocked and
+		 * waited for here); never spin: a spinning SCHED_FIFO tracer
+		 * would keep the threads queued on its core from running.  The
+		 * short timeout covers a SIGCHLD taken by another thread. */
 		if (!progressed) {
-			struct timespec ts = { 0, 20000 };
+			struct timespec ts = { 0, 200000 };
 
-			nanosleep(&ts, NULL);
+			sigtimedwait(&chld, NULL, &ts);
 		}
 	}
 	/* Late ones: stop them where they are. */
@@ -127,6 +137,11 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 			ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs);
 		}
 	}
+	/* Drop the SIGCHLDs we caused, unless the caller had it blocked itself. */
+	if (!sigismember(&old, SIGCHLD))
+		while (sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	free(state);
 	*ret_arrived = arrived;
 	return 0;

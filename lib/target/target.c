@@ -59,6 +59,10 @@ int hp_target__open(pid_t pid, struct hp_target **ret)
 		return hp_err(r, "cannot open %s: %s (root or CAP_SYS_PTRACE needed)", path,
 			      strerror(-r));
 	}
+	/* While we hold the process, we must not be starved by its threads:
+	 * with more runnable threads than cores a normally scheduled tracer
+	 * waits a time slice for every wake-up (SCHED_FIFO where permitted). */
+	hp_target__raise_priority(t);
 	*ret = t;
 	return 0;
 }
@@ -68,6 +72,7 @@ void hp_target__close(struct hp_target *t)
 	if (!t)
 		return;
 	hp_target__detach_all(t);
+	hp_target__lower_priority(t);
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);
 	free(t->threads);

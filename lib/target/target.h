@@ -35,6 +35,10 @@ struct hp_target {
 	uint64_t syscall_insn;	/* address of a `syscall` instruction in the target */
 };
 
+/* Scheduling of the calling thread while it holds a process. */
+void hp_target__raise_priority(struct hp_target *t);
+void hp_target__lower_priority(struct hp_target *t);
+
 /* Opens the process (no ptrace yet).  -HP_E_GONE when it does not exist or is a zombie. */
 int hp_target__open(pid_t pid, struct hp_target **ret);
 /* Detaches every seized thread (resuming it) and frees.  Accepts NULL. */
@@ -71,6 +75,12 @@ int hp_target__detach_all(struct hp_target *t);
  * (stop_all), it borrows a stopped thread and leaves it stopped.
  * *ret_val gets the raw return value (negative errno on failure). */
 int hp_target__syscall(struct hp_target *t, long nr, const uint64_t args[6], long *ret_val);
+
+/* Keeps one thread stopped across several remote system calls (each one
+ * would otherwise stop and resume it: a wake-up each, slow when the
+ * process has more busy threads than there are cores). */
+int hp_target__hold(struct hp_target *t, pid_t *ret_tid);
+void hp_target__release(struct hp_target *t, pid_t tid);
 
 /* The same, with len bytes of data (a path, a name) placed in the borrowed
  * thread's dead stack space below its red zone; args[argidx] is set to
