@@ -1,7 +1,7 @@
 /* victim — the program the integration tests patch while it runs.
  *
  *   victim --ctl SOCK [--mode busy|sleepy] [--threads N] [--sleep-ms MS]
- *          [--out-ms MS] [--max-seconds S]
+ *          [--out-ms MS] [--nice N] [--max-seconds S]
  *   victim --ctl SOCK --query [CMD]        (client: prints the answer line)
  *
  * The functions below marked PATCHABLE are what the patches in tests/patches/
@@ -25,9 +25,12 @@
  * ("mixed" while they disagree, "none" before any call returned);
  * probe / sprobe / tprobe: the version compute / compute_slow(x,0) / tag
  * answer right now, called from the control thread;
+ * calls: calls the workers completed (tag() in busy mode, compute_slow() in
+ * sleepy mode);
  * counter_ok: 1 when `counter` is consistent with the calls counted by the
  * callers of tag() (it can only be ahead by the calls in flight).
  *
+ * The workers run at nice --nice (default 19), the rest at the caller's.
  * The socket is created once all workers run, then "ready" is printed.
  * SIGTERM / SIGINT / SIGHUP (and --max-seconds, and the death of the parent)
  * end it cleanly: exit status 0 when no error was seen, 1 otherwise.
@@ -41,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -169,6 +173,7 @@ static int mode = MODE_BUSY;
 static int nthreads = 1;
 static unsigned sleep_ms = 50, out_ms = 0;
 static int out_ms_set;
+static int worker_nice = 19;
 static struct worker *workers;
 static unsigned long ctl_calls;	/* tag() calls of the control thread */
 static int started;
@@ -187,6 +192,10 @@ static void *worker_main(void *arg)
 	unsigned long seed = 0x1234567UL + (unsigned long)w->idx * 7919UL;
 	char buf[64];
 
+	/* Low priority, so that 128 busy workers on 2 CPUs do not starve the
+	 * control thread, the tests and hotpatch. */
+	if (worker_nice)
+		setpriority(PRIO_PROCESS, (id_t)gettid(), worker_nice);
 	__atomic_store_n(&w->running, 1, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
 	if (mode == MODE_SLEEPY && w->idx && out_ms) {
@@ -224,12 +233,19 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static unsigned long total_calls(void)
+static unsigned long worker_calls(void)
 {
-	unsigned long c = __atomic_load_n(&ctl_calls, __ATOMIC_SEQ_CST);
+	unsigned long c = 0;
 	for (int i = 0; i < nthreads; i++)
 		c += __atomic_load_n(&workers[i].calls, __ATOMIC_SEQ_CST);
 	return c;
+}
+
+/* every call of tag() that returned: the workers' and the control thread's */
+static unsigned long total_calls(void)
+{
+	unsigned long c = __atomic_load_n(&ctl_calls, __ATOMIC_SEQ_CST);
+	return c + worker_calls();
 }
 
 static void agg_version(int tagv, char *out, size_t n)
@@ -295,7 +311,7 @@ static void answer_status(char *out, size_t n)
 		 "version=%s tag=%s probe=%d sprobe=%d tprobe=%d errors=%lu calls=%lu counter=%lu "
 		 "counter_ok=%d threads=%d mode=%s pid=%d\n",
 		 ver, tver, probe, sprobe, tprobe, __atomic_load_n(&errors, __ATOMIC_SEQ_CST),
-		 total_calls(), __atomic_load_n(&counter, __ATOMIC_SEQ_CST), counter_ok, alive,
+		 worker_calls(), __atomic_load_n(&counter, __ATOMIC_SEQ_CST), counter_ok, alive,
 		 mode == MODE_BUSY ? "busy" : "sleepy", (int)getpid());
 }
 
@@ -393,7 +409,7 @@ static int query(const char *path, const char *cmd)
 static void usage(void)
 {
 	fprintf(stderr, "usage: victim --ctl SOCK [--mode busy|sleepy] [--threads N] [--sleep-ms MS]\n"
-			"              [--out-ms MS] [--max-seconds S]\n"
+			"              [--out-ms MS] [--nice N] [--max-seconds S]\n"
 			"       victim --ctl SOCK --query [CMD]\n");
 	exit(2);
 }
@@ -428,6 +444,8 @@ int main(int argc, char **argv)
 			sleep_ms = (unsigned)atoi(v), i++;
 		else if (!strcmp(a, "--out-ms") && v)
 			out_ms = (unsigned)atoi(v), out_ms_set = 1, i++;
+		else if (!strcmp(a, "--nice") && v)
+			worker_nice = atoi(v), i++;
 		else if (!strcmp(a, "--max-seconds") && v)
 			max_seconds = (unsigned)atoi(v), i++;
 		else
@@ -510,7 +528,7 @@ int main(int argc, char **argv)
 		pthread_timedjoin_np(workers[i].th, NULL, &dl);
 	unlink(ctl);
 	unsigned long e = __atomic_load_n(&errors, __ATOMIC_SEQ_CST);
-	printf("exit signal=%d errors=%lu calls=%lu counter=%lu\n", sig, e, total_calls(),
+	printf("exit signal=%d errors=%lu calls=%lu counter=%lu\n", sig, e, worker_calls(),
 	       __atomic_load_n(&counter, __ATOMIC_SEQ_CST));
 	fflush(stdout);
 	_exit(e ? 1 : 0);

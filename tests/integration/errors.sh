@@ -1,0 +1,183 @@
+# Bad input: each must fail with a message on stderr ("hotpatch: ...") and a
+# non-zero exit, and leave the target exactly as it was (code of the
+# functions and mappings compared before/after, no thread left traced, the
+# victim still answering correctly).
+. "$(dirname "$0")/lib.sh"
+
+CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
+error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
+error-revert-not-top error-apply-lower-level error-usage"
+require $CASES
+
+# fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
+fresh() {
+	start_victim "$1" --mode busy --threads 8 || return
+	PID=${VPID[$1]}
+	wait_state "$1" "version=0 probe=0 sprobe=0 tag=0 errors=0 counter_ok=1 threads=8" || return
+	snapshot "$PID"
+}
+
+# intact NAME 'k=v ...': the victim is unchanged since the snapshot, runs,
+# and answers these values with no error.
+intact() {
+	unchanged "$PID" || return
+	wait_state "$1" "$2 errors=0 counter_ok=1 threads=8" 5 || return
+	progressing "$1"
+}
+
+case_wrong_target() {
+	fresh w || return
+	hp_refused 1 apply "$PATCH_DIR/other-v1.hp" "$PID" || return
+	intact w "version=0 probe=0 sprobe=0" || return
+	expect_status "$PID" ""
+}
+
+case_no_such_pid() {
+	local dead
+	sleep 0 &
+	dead=$!
+	wait "$dead"
+	[ ! -e "/proc/$dead" ] || why "pid $dead was reused" || return
+	hp_refused 1 apply "$PATCH_DIR/v1.hp" "$dead" || return
+	hp_refused nonzero revert v1 "$dead" || return
+	hp_refused nonzero status "$dead"
+}
+
+case_traced() {
+	fresh t || return
+	start_bg tracer "$TRACER" "$PID"
+	local tracer=$BG_PID i
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^tracing' "$T/tracer.log" 2>/dev/null && break
+		alive "$tracer" || why "tracer failed: $(cat "$T/tracer.log")" || return
+		sleep 0.05
+	done
+	grep -q '^tracing' "$T/tracer.log" || why "tracer did not start" || return
+	grep -q "^TracerPid:[[:space:]]*$tracer\$" "/proc/$PID/status" || why "victim not traced by the tracer" || return
+	hp_refused 1 apply "$PATCH_DIR/v1.hp" "$PID" || return
+	grep -qi trac "$T/hp.err" || why "the message does not say the process is traced: $(hp_err)" || return
+	# still traced by the tracer, and only by it
+	local f
+	for f in /proc/"$PID"/task/*/status; do
+		grep -q "^TracerPid:[[:space:]]*$tracer\$" "$f" ||
+			why "after the refusal $(grep TracerPid "$f") in $f, expected $tracer" || return
+	done
+	stop_pid "$tracer"
+	intact t "version=0 probe=0 sprobe=0" || return
+	expect_status "$PID" ""
+}
+
+# corrupt CASE-NAME FILE: FILE is refused by inspect and by apply.
+corrupt() {
+	fresh "$1" || return
+	hp_refused 1 inspect "$2" || return
+	hp_refused 1 apply "$2" "$PID" || return
+	intact "$1" "version=0 probe=0 sprobe=0"
+}
+
+case_truncated() {
+	local size
+	size=$(stat -c %s "$PATCH_DIR/v1.hp")
+	head -c $((size / 2)) "$PATCH_DIR/v1.hp" >"$PATCH_DIR/trunc.hp"
+	corrupt c "$PATCH_DIR/trunc.hp"
+}
+
+case_random() {
+	head -c 4096 /dev/urandom >"$PATCH_DIR/random.hp"
+	corrupt c "$PATCH_DIR/random.hp"
+}
+
+# The first 64 bytes (magic, header) kept, the rest random.
+case_body() {
+	local size
+	size=$(stat -c %s "$PATCH_DIR/v1.hp")
+	{
+		head -c 64 "$PATCH_DIR/v1.hp"
+		head -c $((size - 64)) /dev/urandom
+	} >"$PATCH_DIR/body.hp"
+	corrupt c "$PATCH_DIR/body.hp"
+}
+
+case_twice() {
+	fresh a || return
+	hp_ok apply "$PATCH_DIR/v1.hp" "$PID" || return
+	wait_state a "version=1 probe=1 errors=0" || return
+	snapshot "$PID"
+	hp_refused 3 apply "$PATCH_DIR/v1.hp" "$PID" || return
+	intact a "version=1 probe=1 sprobe=1" || return
+	expect_status "$PID" "v1:1:active"
+}
+
+case_revert_not_applied() {
+	fresh r || return
+	hp_refused nonzero revert v1 "$PID" || return
+	intact r "version=0 probe=0 sprobe=0" || return
+	hp_ok apply "$PATCH_DIR/v1.hp" "$PID" || return
+	wait_state r "version=1 probe=1 errors=0" || return
+	snapshot "$PID"
+	hp_refused nonzero revert v2 "$PID" || return
+	intact r "version=1 probe=1 sprobe=1" || return
+	expect_status "$PID" "v1:1:active"
+}
+
+# stack NAME: fresh victim with v1 and v2 applied, snapshotted.
+stack() {
+	fresh "$1" || return
+	hp_ok apply "$PATCH_DIR/v1.hp" "$PID" || return
+	hp_ok apply "$PATCH_DIR/v2.hp" "$PID" || return
+	wait_state "$1" "version=2 probe=2 sprobe=2 errors=0" || return
+	snapshot "$PID"
+}
+
+case_not_top() {
+	stack n || return
+	hp_refused nonzero revert v1 "$PID" || return
+	intact n "version=2 probe=2 sprobe=2" || return
+	expect_status "$PID" "v1:1:inactive v2:2:active" || return
+	# and the stack still unwinds properly
+	hp_ok revert v2 "$PID" || return
+	hp_ok revert v1 "$PID" || return
+	wait_state n "version=0 probe=0 sprobe=0 errors=0 counter_ok=1" || return
+	expect_status "$PID" ""
+}
+
+# With level 2 on top, applying level 1 (again) is refused.
+case_lower_level() {
+	stack l || return
+	hp_refused nonzero apply "$PATCH_DIR/v1.hp" "$PID" || return
+	intact l "version=2 probe=2 sprobe=2" || return
+	expect_status "$PID" "v1:1:inactive v2:2:active"
+}
+
+case_usage() {
+	hp || true
+	[ "$HP_RC" = 2 ] || why "hotpatch without arguments exited $HP_RC, expected 2" || return
+	hp frobnicate
+	[ "$HP_RC" = 2 ] || why "hotpatch frobnicate exited $HP_RC, expected 2" || return
+	hp apply "$PATCH_DIR/v1.hp"
+	[ "$HP_RC" = 2 ] || why "hotpatch apply without a pid exited $HP_RC, expected 2" || return
+	[ -s "$T/hp.err" ] || why "no usage message on stderr" || return
+	hp pack -o "$T/x.hp"
+	[ "$HP_RC" = 2 ] || why "hotpatch pack without --target and objects exited $HP_RC, expected 2" || return
+	[ ! -e "$T/x.hp" ] || why "pack with bad usage left an output file"
+}
+
+PATCH_DIR=$T/patches
+mkdir -p "$PATCH_DIR"
+if ! make_patch "$PATCH_DIR/v1.hp" v1.c ||
+	! make_patch "$PATCH_DIR/v2.hp" v2.c -O2 -- --level 2 ||
+	! PACK_TARGET=$OTHER make_patch "$PATCH_DIR/other-v1.hp" v1.c -O2 -- --id v1; then
+	for c in $CASES; do echo "FAIL: $c: $WHY"; done
+	exit 1
+fi
+run_case error-wrong-target case_wrong_target
+run_case error-no-such-pid case_no_such_pid
+run_case error-already-traced case_traced
+run_case error-corrupt-truncated case_truncated
+run_case error-corrupt-random case_random
+run_case error-corrupt-body case_body
+run_case error-apply-twice case_twice
+run_case error-revert-not-applied case_revert_not_applied
+run_case error-revert-not-top case_not_top
+run_case error-apply-lower-level case_lower_level
+run_case error-usage case_usage
