@@ -371,6 +371,54 @@ static bool scan_stack(const struct walk *w, struct hp_unsafe *u)
 	return false;
 }
 
+/* Does v look like a return address: in a module we know, right after a
+ * call instruction?  Used only to guess where a thread that cannot be
+ * unwound (inside patch code, which has no CFI registered) will return to;
+ * the guess is harmless when wrong: the caller checks again after the
+ * thread got there, and gives up on it after a timeout. */
+static bool looks_like_return(struct hp_safety *s, uint64_t v)
+{
+	uint8_t b[8];
+
+	if (v < 8 || !dwfl_addrmodule(s->dwfl, v) || s->mem_fd < 0 ||
+	    pread(s->mem_fd, b, sizeof(b), (off_t)(v - 8)) != (ssize_t)sizeof(b))
+		return false;
+	/* b[7] is the byte before v. */
+	return b[3] == 0xe8 ||					/* call rel32 */
+	       (b[2] == 0xff && (b[3] & 0x38) == 0x10) ||	/* call *disp32(...) */
+	       (b[6] == 0xff && (b[7] & 0xf8) == 0xd0) ||	/* call *%reg */
+	       (b[5] == 0xff && (b[6] & 0xf8) == 0x50) ||	/* call *disp8(%reg) */
+	       (b[6] == 0xff && (b[7] & 0xf8) == 0x10);	/* call *(%reg) */
+}
+
+/* The first plausible return address above the outermost stack word that
+ * points into a range, 0 when none. */
+static uint64_t guess_escape(struct hp_safety *s, const struct walk *w)
+{
+	const struct hp_thread_snap *t = w->t;
+	uint64_t first = HP_ALIGN_UP(t->stack_lo, 8), from = first, limit;
+	size_t ri;
+
+	if (!t->stack)
+		return 0;
+	for (uint64_t a = first; a + 8 <= t->stack_hi && a + 8 > a; a += 8) {
+		uint64_t v;
+
+		memcpy(&v, t->stack + (a - t->stack_lo), 8);
+		if (in_ranges(w, v, &ri) || in_ranges(w, v - 1, &ri))
+			from = a + 8;
+	}
+	limit = from + 4096 * 8;
+	for (uint64_t a = from; a + 8 <= t->stack_hi && a < limit; a += 8) {
+		uint64_t v;
+
+		memcpy(&v, t->stack + (a - t->stack_lo), 8);
+		if (looks_like_return(s, v))
+			return v;
+	}
+	return 0;
+}
+
 static const char *range_name(const struct hp_range *r)
 {
 	return r->name ? r->name : "?";
@@ -391,7 +439,7 @@ static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *r
 
 	r = dwfl_getthread_frames(s->dwfl, t->tid, frame_cb, w);
 	if (w->hit && w->want_escape && (w->unsure || w->pending_escape))
-		w->u.escape_pc = 0; /* frames after the hit were not trustworthy */
+		w->u.escape_pc = guess_escape(s, w); /* frames after the hit untrusted */
 	if (w->hit) {
 		*ret_unsafe = w->u;
 		return hp_err(-HP_E_UNSAFE, "thread %d is in %s (pc 0x%llx, frame %u)", t->tid,
@@ -415,6 +463,8 @@ static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *r
 		return hp_err(-ENODATA, "thread %d: cannot unwind (%s) and no stack snapshot",
 			      t->tid, w->unsure);
 	if (scan_stack(w, &w->u)) {
+		if (w->want_escape)
+			w->u.escape_pc = guess_escape(s, w);
 		*ret_unsafe = w->u;
 		return hp_err(-HP_E_UNSAFE,
 			      "thread %d may return into %s (stack word 0x%llx at 0x%llx; "
