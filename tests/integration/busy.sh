@@ -2,7 +2,8 @@
 # function in a tight loop: 1, 16 and 128 threads.
 . "$(dirname "$0")/lib.sh"
 
-CASES="busy-apply-revert-1-thread busy-apply-revert-16-threads busy-apply-revert-128-threads"
+CASES="busy-apply-revert-1-thread busy-apply-revert-16-threads busy-apply-revert-128-threads
+busy-apply-revert-two-processes"
 require $CASES
 
 # case_busy N: apply v1 to a victim with N busy threads, check it, revert it.
@@ -49,6 +50,26 @@ case_busy() {
 	wait_state "$name" "errors=0 counter_ok=1 threads=$n" 1
 }
 
+# One command, two processes.
+case_two() {
+	start_victim p1 --mode busy --threads 4 || return
+	start_victim p2 --mode busy --threads 4 || return
+	local a=${VPID[p1]} b=${VPID[p2]} r
+	hp_ok apply "$PATCH_DIR/v1.hp" "$a" "$b" --json || return
+	r=$(json "sorted((x['pid'], x['result']) for x in d['results'])")
+	[ "$r" = "[($((a < b ? a : b)), 'applied'), ($((a < b ? b : a)), 'applied')]" ] || why "apply --json says $r" || return
+	wait_state p1 "version=1 probe=1 sprobe=1 errors=0 counter_ok=1 threads=4" || return
+	wait_state p2 "version=1 probe=1 sprobe=1 errors=0 counter_ok=1 threads=4" || return
+	hp_ok status "$a" "$b" --json || return
+	r=$(json "sorted((x['pid'], [p['id'] for p in x['patches']]) for x in d['processes'])")
+	[ "$r" = "[($((a < b ? a : b)), ['v1']), ($((a < b ? b : a)), ['v1'])]" ] || why "status --json says $r" || return
+	hp_ok revert v1 "$a" "$b" || return
+	wait_state p1 "version=0 probe=0 sprobe=0 errors=0 counter_ok=1 threads=4" || return
+	wait_state p2 "version=0 probe=0 sprobe=0 errors=0 counter_ok=1 threads=4" || return
+	expect_status "$a" "" || return
+	expect_status "$b" ""
+}
+
 PATCH_DIR=$T/patches
 mkdir -p "$PATCH_DIR"
 if ! make_patch "$PATCH_DIR/v1.hp" v1.c; then
@@ -58,3 +79,4 @@ fi
 run_case busy-apply-revert-1-thread case_busy 1
 run_case busy-apply-revert-16-threads case_busy 16
 run_case busy-apply-revert-128-threads case_busy 128
+run_case busy-apply-revert-two-processes case_two

@@ -6,7 +6,7 @@
 
 CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
-error-revert-not-top error-apply-lower-level error-usage"
+error-revert-not-top error-apply-lower-level error-usage error-json-result"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -28,8 +28,24 @@ intact() {
 case_wrong_target() {
 	fresh w || return
 	hp_refused 1 apply "$PATCH_DIR/other-v1.hp" "$PID" || return
+	grep -qi 'build.id' "$T/hp.err" || why "the message does not mention the build-id: $(hp_err)" || return
 	intact w "version=0 probe=0 sprobe=0" || return
 	expect_status "$PID" ""
+}
+
+# With --json the failure is a result with result "error" and the message;
+# the contract also wants every error on stderr as "hotpatch: ...".
+case_json_error() {
+	fresh j || return
+	hp apply "$PATCH_DIR/other-v1.hp" "$PID" --json
+	[ "$HP_RC" = 1 ] || why "apply --json of a wrong-target patch exited $HP_RC, expected 1" || return
+	local r
+	r=$(json "(d['results'][0]['pid'], d['results'][0]['result'], len(d['results'][0].get('error', '')) > 0)")
+	[ "$r" = "($PID, 'error', True)" ] ||
+		why "apply --json says $r, expected ($PID, 'error', True) (pid, result, has a message)" || return
+	intact j "version=0 probe=0 sprobe=0" || return
+	grep -q '^hotpatch: ..' "$T/hp.err" ||
+		why "with --json the error is only in the JSON: nothing on stderr (contract: errors go to stderr as 'hotpatch: ...')"
 }
 
 case_no_such_pid() {
@@ -181,3 +197,4 @@ run_case error-revert-not-applied case_revert_not_applied
 run_case error-revert-not-top case_not_top
 run_case error-apply-lower-level case_lower_level
 run_case error-usage case_usage
+run_case error-json-result case_json_error

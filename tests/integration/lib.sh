@@ -218,14 +218,14 @@ make_patch() {
 
 # ---- victims --------------------------------------------------------------
 
-# start_victim NAME ARGS...: starts the victim with control socket
-# $T/NAME.sock and log $T/NAME.log and waits until it answers.  Its pid is
-# ${VPID[NAME]}.
+# start_victim NAME ARGS...: starts the victim (or $VICTIM_BIN) with control
+# socket $T/NAME.sock and log $T/NAME.log and waits until it answers.  Its
+# pid is ${VPID[NAME]}.
 start_victim() {
 	local name=$1
 	shift
 	echo "+ victim $name $*"
-	"$VICTIM" --ctl "$T/$name.sock" --max-seconds 300 "$@" >"$T/$name.log" 2>&1 &
+	"${VICTIM_BIN:-$VICTIM}" --ctl "$T/$name.sock" --max-seconds 300 "$@" >"$T/$name.log" 2>&1 &
 	local pid=$! i
 	STARTED_PIDS+=("$pid")
 	VPID[$name]=$pid
@@ -329,39 +329,48 @@ untraced() {
 	[ -z "$bad" ] || why "thread(s) of $1 left traced or stopped: $(echo $bad)"
 }
 
-# load_base PID [EXE]: start address of the mapping of EXE's offset 0.
+# exe_of PID: path of PID's executable as /proc/PID/maps shows it (without
+# a " (deleted)" suffix).
+exe_of() {
+	local e
+	e=$(readlink "/proc/$1/exe") || return 1
+	echo "${e% (deleted)}"
+}
+
+# load_base PID [OBJ]: start address of the mapping of OBJ's offset 0
+# (default OBJ: PID's executable).
 load_base() {
-	local exe=${2:-$(readlink "/proc/$1/exe")}
+	local exe=${2:-$(exe_of "$1")}
 	awk -v e="$exe" '$6 == e && $3 ~ /^0+$/ { split($1, a, "-"); print a[1]; exit }' "/proc/$1/maps"
 }
 
-# syms EXE: `nm -S --defined-only EXE`, cached in $T.
+# syms PID [OBJ]: `nm -S --defined-only` of OBJ (default: PID's executable,
+# read through /proc/PID/exe, so that a deleted file works too), cached.
 syms() {
-	local c="$T/nm.$(echo "$1" | tr / _)"
-	[ -s "$c" ] || nm -S --defined-only "$1" >"$c"
+	local c="$T/nm.$1.$(echo "${2:-exe}" | tr / _)"
+	[ -s "$c" ] || nm -S --defined-only "${2:-/proc/$1/exe}" >"$c"
 	cat "$c"
 }
 
 # sym_addr PID SYM: run-time address (hex, 0x...) of SYM of PID's executable.
 sym_addr() {
-	local exe base v
-	exe=$(readlink "/proc/$1/exe")
-	base=$(load_base "$1" "$exe")
-	v=$(syms "$exe" | awk -v s="$2" '$4 == s { print $1; exit }')
+	local base v
+	base=$(load_base "$1")
+	v=$(syms "$1" | awk -v s="$2" '$4 == s { print $1; exit }')
 	[ -n "$base" ] && [ -n "$v" ] || return 1
 	printf '0x%x\n' $((0x$base + 0x$v))
 }
 
-# text_bytes PID SYM...: hex of the code bytes of these functions as they
-# are in the memory of PID now (read from /proc/PID/mem).
-text_bytes() {
-	local pid=$1 exe base sym line addr size
-	shift
-	exe=$(readlink "/proc/$pid/exe")
-	base=$(load_base "$pid" "$exe")
+# obj_bytes PID OBJ SYM...: hex of the code bytes of these functions of the
+# object OBJ ("" for the executable) as they are in the memory of PID now
+# (read from /proc/PID/mem).
+obj_bytes() {
+	local pid=$1 obj=$2 base sym line addr size
+	shift 2
+	base=$(load_base "$pid" "$obj")
 	[ -n "$base" ] || { echo "no-base"; return 1; }
 	for sym; do
-		line=$(syms "$exe" | awk -v s="$sym" '$4 == s { print $1, $2; exit }')
+		line=$(syms "$pid" "$obj" | awk -v s="$sym" '$4 == s { print $1, $2; exit }')
 		read -r addr size <<<"$line"
 		[ -n "$size" ] || { echo "no-symbol-$sym"; return 1; }
 		printf '%s:' "$sym"
@@ -370,6 +379,13 @@ text_bytes() {
 		printf ' '
 	done
 	echo
+}
+
+# text_bytes PID SYM...: obj_bytes for PID's executable.
+text_bytes() {
+	local pid=$1
+	shift
+	obj_bytes "$pid" "" "$@"
 }
 
 # maps_of PID: the mappings of PID (addresses, permissions, path), without

@@ -1,7 +1,8 @@
 # The consistency check: threads that sleep inside the replaced function.
 . "$(dirname "$0")/lib.sh"
 
-CASES="sleepy-apply-alternating sleepy-apply-waits-for-thread sleepy-refused-after-timeout"
+CASES="sleepy-apply-alternating sleepy-apply-waits-for-thread sleepy-refused-after-timeout
+sleepy-revert-waits-for-new-code"
 require $CASES
 
 # 4 threads alternate 50 ms inside compute_slow() (asleep in nanosleep, their
@@ -61,12 +62,50 @@ case_refused() {
 	[ "$(field calls)" = 0 ] || why "the sleeping call returned early (calls=$(field calls))"
 }
 
+# slow_v1 makes compute_slow() nap 100 times as long (5 s) inside the new
+# code: while a thread is asleep there (due to return into the patch) revert
+# must refuse (exit 4, nothing changed); once it has left (it then stays out
+# for 1.5 s), revert succeeds.
+case_revert_new_code() {
+	local pid t_in
+	start_victim s1 --mode sleepy --threads 1 --sleep-ms 50 --out-ms 1500 || return
+	pid=${VPID[s1]}
+	wait_state s1 "sprobe=0 errors=0 threads=1" || return
+	hp_ok apply "$PATCH_DIR/slow_v1.hp" "$pid" --timeout 10 || return
+	untraced "$pid" || return
+	# any call that starts now runs the new code
+	wait_state s1 "inside=1 probe=1 sprobe=1 errors=0 threads=1" 3 || return
+	t_in=$(now_ms)
+	local c1
+	c1=$(field calls)
+	SNAP_TEXT=$(text_bytes "$pid" compute compute_slow tag)
+	SNAP_MAPS=$(maps_of "$pid")
+	hp_refused 4 revert slow_v1 "$pid" --timeout 1 || return
+	grep -q -E 'compute_slow|slow_v1' "$T/hp.err" ||
+		why "the refusal names neither compute_slow nor the patch: $(hp_err)" || return
+	unchanged "$pid" || return
+	expect_status "$pid" "slow_v1:1:active" || return
+	wait_state s1 "inside=1 calls=$c1 probe=1 sprobe=1 errors=0 threads=1" 1 || return
+	[ $(($(now_ms) - t_in)) -lt 4000 ] ||
+		why "too slow: the thread may have left the new code already, the refusal proves nothing" || return
+	hp_ok revert slow_v1 "$pid" --timeout 10 || return
+	[ $(($(now_ms) - t_in)) -ge 4500 ] ||
+		why "revert succeeded $(($(now_ms) - t_in)) ms after the thread entered a 5 s nap in the new code" || return
+	untraced "$pid" || return
+	wait_state s1 "probe=0 sprobe=0 errors=0 threads=1" 3 || return
+	[ "$(field calls)" -gt "$c1" ] || why "the thread did not come back from the new code" || return
+	# its next call runs the original code again
+	wait_state s1 "version=0 errors=0 threads=1" 3 || return
+	expect_status "$pid" ""
+}
+
 PATCH_DIR=$T/patches
 mkdir -p "$PATCH_DIR"
-if ! make_patch "$PATCH_DIR/v1.hp" v1.c; then
+if ! make_patch "$PATCH_DIR/v1.hp" v1.c || ! make_patch "$PATCH_DIR/slow_v1.hp" slow_v1.c; then
 	for c in $CASES; do echo "FAIL: $c: $WHY"; done
 	exit 1
 fi
 run_case sleepy-apply-alternating case_alternating
 run_case sleepy-apply-waits-for-thread case_waits
 run_case sleepy-refused-after-timeout case_refused
+run_case sleepy-revert-waits-for-new-code case_revert_new_code

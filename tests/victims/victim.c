@@ -1,7 +1,7 @@
 /* victim — the program the integration tests patch while it runs.
  *
- *   victim --ctl SOCK [--mode busy|sleepy] [--threads N] [--sleep-ms MS]
- *          [--out-ms MS] [--nice N] [--max-seconds S]
+ *   victim --ctl SOCK [--mode busy|sleepy|churn] [--threads N] [--sleep-ms MS]
+ *          [--out-ms MS] [--nice N] [--signals] [--lib SO] [--max-seconds S]
  *   victim --ctl SOCK --query [CMD]        (client: prints the answer line)
  *
  * The functions below marked PATCHABLE are what the patches in tests/patches/
@@ -14,21 +14,31 @@
  *                       both bump the file-static `counter` once per call
  *
  * busy mode:   workers call compute() and tag() in a tight loop.
+ * churn mode:  like busy, but each worker runs its calls in a succession of
+ *              short-lived threads (200 calls each): threads come and go
+ *              all the time.
  * sleepy mode: workers call compute_slow(x, --sleep-ms), then sleep --out-ms
  *              outside of it (the first call starts before "ready").
  *
  * A control thread answers on the UNIX stream socket --ctl, one command per
  * connection: "status" (the default) answers one line
- *   version=V tag=G probe=P sprobe=S tprobe=Q errors=E calls=C counter=K
- *   counter_ok=B threads=T mode=M pid=N
+ *   version=V tag=G lversion=L probe=P sprobe=S tprobe=Q lprobe=R errors=E
+ *   calls=C counter=K counter_ok=B lcounter_ok=B threads=T inside=I signals=S mode=M pid=N
  * version / tag: the version that answered the latest call of every worker
  * ("mixed" while they disagree, "none" before any call returned);
  * probe / sprobe / tprobe: the version compute / compute_slow(x,0) / tag
  * answer right now, called from the control thread;
+ * lversion / lprobe: the same for lib_compute() of the library that --lib
+ * dlopen()s (tests/victims/shlib/libvictim.c), "none" / -1 without --lib;
  * calls: calls the workers completed (tag() in busy mode, compute_slow() in
  * sleepy mode);
  * counter_ok: 1 when `counter` is consistent with the calls counted by the
- * callers of tag() (it can only be ahead by the calls in flight).
+ * callers of tag() (it can only be ahead by the calls in flight);
+ * lcounter_ok: the same for the library's static call counter (-1 without
+ * --lib);
+ * threads: workers running; inside: sleepy workers inside compute_slow() now;
+ * signals: SIGUSR1 handled (--signals: a thread sends them to the workers
+ * one at a time and counts an error when one is not handled within 3 s).
  *
  * The workers run at nice --nice (default 19), the rest at the caller's.
  * The socket is created once all workers run, then "ready" is printed.
@@ -36,6 +46,7 @@
  * end it cleanly: exit status 0 when no error was seen, 1 otherwise.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -158,7 +169,8 @@ static int tag_version(long x, const char *buf, int len)
 
 /* ---- workers ----------------------------------------------------------- */
 
-enum { MODE_BUSY, MODE_SLEEPY };
+enum { MODE_BUSY, MODE_SLEEPY, MODE_CHURN };
+static const char *const mode_names[] = {"busy", "sleepy", "churn"};
 
 struct worker {
 	pthread_t th;
@@ -166,6 +178,8 @@ struct worker {
 	int running;
 	int last_v;		/* version of the latest compute / compute_slow, -1: none yet */
 	int last_tv;		/* version of the latest tag, -1: none yet */
+	int last_lv;		/* version of the latest lib_compute, -1: none yet */
+	int in_call;		/* sleepy: inside compute_slow() now */
 	unsigned long calls;	/* tag() calls that returned (busy) / compute_slow calls (sleepy) */
 } __attribute__((aligned(64)));
 
@@ -174,6 +188,10 @@ static int nthreads = 1;
 static unsigned sleep_ms = 50, out_ms = 0;
 static int out_ms_set;
 static int worker_nice = 19;
+static int with_signals;
+static long (*lib_fn)(long);	/* --lib: lib_compute() of a dlopen()ed library */
+static unsigned long (*lib_count_fn)(void);	/* and its lib_call_count() */
+static unsigned long sig_handled, sig_sent;
 static struct worker *workers;
 static unsigned long ctl_calls;	/* tag() calls of the control thread */
 static int started;
@@ -186,11 +204,47 @@ static unsigned long rnd(unsigned long *s)
 	return *s;
 }
 
+/* One checked call of compute() and of tag() (busy and churn modes). */
+static void busy_call(struct worker *w, unsigned long *seed)
+{
+	char buf[64];
+	long x = (long)(rnd(seed) & 0xfffff);
+	long r = compute(x);
+	int v = compute_version(x, r);
+	if (v < 0)
+		report_error("compute(%ld) = %ld, matches no version", x, r);
+	__atomic_store_n(&w->last_v, v, __ATOMIC_RELEASE);
+
+	buf[0] = 0;
+	int n = tag(x, buf, sizeof(buf));
+	int tv = tag_version(x, buf, n);
+	if (tv < 0)
+		report_error("tag(%ld) = %d \"%.40s\", matches no version", x, n, buf);
+	__atomic_store_n(&w->last_tv, tv, __ATOMIC_RELEASE);
+	if (lib_fn) {
+		r = lib_fn(x);
+		v = compute_version(x, r);
+		if (v < 0)
+			report_error("lib_compute(%ld) = %ld, matches no version", x, r);
+		__atomic_store_n(&w->last_lv, v, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&w->calls, w->calls + 1, __ATOMIC_SEQ_CST);
+}
+
+/* churn mode: a short-lived thread makes 200 calls and exits. */
+static void *churn_child(void *arg)
+{
+	struct worker *w = arg;
+	unsigned long seed = 0x9876543UL + w->calls * 31UL + (unsigned long)w->idx;
+	for (int i = 0; i < 200 && !stop; i++)
+		busy_call(w, &seed);
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	unsigned long seed = 0x1234567UL + (unsigned long)w->idx * 7919UL;
-	char buf[64];
 
 	/* Low priority, so that 128 busy workers on 2 CPUs do not starve the
 	 * control thread, the tests and hotpatch. */
@@ -203,23 +257,26 @@ static void *worker_main(void *arg)
 		nap((unsigned)(rnd(&seed) % (sleep_ms + out_ms)));
 	}
 	while (!stop) {
-		long x = (long)(rnd(&seed) & 0xfffff);
 		if (mode == MODE_BUSY) {
-			long r = compute(x);
-			int v = compute_version(x, r);
-			if (v < 0)
-				report_error("compute(%ld) = %ld, matches no version", x, r);
-			__atomic_store_n(&w->last_v, v, __ATOMIC_RELEASE);
-
-			buf[0] = 0;
-			int n = tag(x, buf, sizeof(buf));
-			int tv = tag_version(x, buf, n);
-			if (tv < 0)
-				report_error("tag(%ld) = %d \"%.40s\", matches no version", x, n, buf);
-			__atomic_store_n(&w->last_tv, tv, __ATOMIC_RELEASE);
-			__atomic_store_n(&w->calls, w->calls + 1, __ATOMIC_SEQ_CST);
+			busy_call(w, &seed);
+		} else if (mode == MODE_CHURN) {
+			pthread_t th;
+			pthread_attr_t at;
+			pthread_attr_init(&at);
+			pthread_attr_setstacksize(&at, 64 * 1024);
+			int e = pthread_create(&th, &at, churn_child, w);
+			pthread_attr_destroy(&at);
+			if (e) {
+				report_error("pthread_create: %s", strerror(e));
+				nap(10);
+				continue;
+			}
+			pthread_join(th, NULL);
 		} else {
+			long x = (long)(rnd(&seed) & 0xfffff);
+			__atomic_store_n(&w->in_call, 1, __ATOMIC_SEQ_CST);
 			long r = compute_slow(x, sleep_ms);
+			__atomic_store_n(&w->in_call, 0, __ATOMIC_SEQ_CST);
 			int v = compute_version(x, r);
 			if (v < 0)
 				report_error("compute_slow(%ld) = %ld, matches no version", x, r);
@@ -230,6 +287,37 @@ static void *worker_main(void *arg)
 		}
 	}
 	__atomic_store_n(&w->running, 0, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* --signals: SIGUSR1 to one worker after the other, each time waiting until
+ * the handler has run: a signal that hotpatch swallows shows as an error. */
+static void on_usr1(int sig)
+{
+	__atomic_add_fetch(&sig_handled, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *signaler_main(void *arg)
+{
+	for (int i = 0; !stop; i = (i + 1) % nthreads) {
+		if (!__atomic_load_n(&workers[i].running, __ATOMIC_SEQ_CST)) {
+			nap(1);
+			continue;
+		}
+		unsigned long want = __atomic_load_n(&sig_handled, __ATOMIC_SEQ_CST) + 1;
+		if (pthread_kill(workers[i].th, SIGUSR1))
+			continue;
+		__atomic_add_fetch(&sig_sent, 1, __ATOMIC_SEQ_CST);
+		int waited = 0;
+		while (__atomic_load_n(&sig_handled, __ATOMIC_SEQ_CST) < want && !stop) {
+			struct timespec ts = {0, 100000};
+			nanosleep(&ts, NULL);
+			if (++waited == 30000) {	/* about 3 s or more */
+				report_error("SIGUSR1 #%lu to worker %d not handled after 3 s", want, i);
+				break;
+			}
+		}
+	}
 	return NULL;
 }
 
@@ -248,11 +336,13 @@ static unsigned long total_calls(void)
 	return c + worker_calls();
 }
 
-static void agg_version(int tagv, char *out, size_t n)
+/* which: 0 compute/compute_slow, 1 tag, 2 lib_compute */
+static void agg_version(int which, char *out, size_t n)
 {
 	int v = -2, mixed = 0;
 	for (int i = 0; i < nthreads; i++) {
-		int x = __atomic_load_n(tagv ? &workers[i].last_tv : &workers[i].last_v, __ATOMIC_ACQUIRE);
+		int *p = which == 1 ? &workers[i].last_tv : which == 2 ? &workers[i].last_lv : &workers[i].last_v;
+		int x = __atomic_load_n(p, __ATOMIC_ACQUIRE);
 		if (v == -2)
 			v = x;
 		else if (v != x)
@@ -271,7 +361,7 @@ static void agg_version(int tagv, char *out, size_t n)
 static void answer_status(char *out, size_t n)
 {
 	static unsigned long pseed = 0xdeadbeefUL;
-	char buf[64], ver[16], tver[16];
+	char buf[64], ver[16], tver[16], lver[16];
 
 	/* counter is bumped inside tag() before the caller counts the call:
 	 * calls(before) <= counter <= calls(after) + calls in flight */
@@ -282,6 +372,17 @@ static void answer_status(char *out, size_t n)
 					      : (c1 <= k && k <= c2 + (unsigned long)nthreads);
 	if (!counter_ok)
 		fprintf(stderr, "victim: counter %lu inconsistent with calls %lu..%lu\n", k, c1, c2);
+	/* the same for the library's static counter of lib_compute() calls */
+	int lcounter_ok = -1;
+	if (lib_fn) {
+		c1 = total_calls();
+		k = lib_count_fn();
+		c2 = total_calls();
+		lcounter_ok = mode == MODE_SLEEPY ? (k == ctl_calls)
+						  : (c1 <= k && k <= c2 + (unsigned long)nthreads);
+		if (!lcounter_ok)
+			fprintf(stderr, "victim: lib counter %lu inconsistent with calls %lu..%lu\n", k, c1, c2);
+	}
 
 	long x = (long)(rnd(&pseed) & 0xfffff);
 	long r = compute(x);
@@ -298,21 +399,37 @@ static void answer_status(char *out, size_t n)
 	if (tprobe < 0)
 		report_error("probe: tag(%ld) = %d \"%.40s\"", x, len, buf);
 	__atomic_add_fetch(&ctl_calls, 1, __ATOMIC_SEQ_CST);
+	int lprobe = -1;
+	if (lib_fn) {
+		r = lib_fn(x);
+		lprobe = compute_version(x, r);
+		if (lprobe < 0)
+			report_error("probe: lib_compute(%ld) = %ld", x, r);
+	}
 
-	int alive = 0;
-	for (int i = 0; i < nthreads; i++)
+	int alive = 0, inside = 0;
+	for (int i = 0; i < nthreads; i++) {
 		alive += __atomic_load_n(&workers[i].running, __ATOMIC_SEQ_CST);
+		inside += __atomic_load_n(&workers[i].in_call, __ATOMIC_SEQ_CST);
+	}
 	agg_version(0, ver, sizeof(ver));
-	if (mode == MODE_BUSY)
+	if (mode != MODE_SLEEPY)
 		agg_version(1, tver, sizeof(tver));
 	else
 		snprintf(tver, sizeof(tver), "none");
+	if (lib_fn && mode != MODE_SLEEPY)
+		agg_version(2, lver, sizeof(lver));
+	else
+		snprintf(lver, sizeof(lver), "none");
 	snprintf(out, n,
-		 "version=%s tag=%s probe=%d sprobe=%d tprobe=%d errors=%lu calls=%lu counter=%lu "
-		 "counter_ok=%d threads=%d mode=%s pid=%d\n",
-		 ver, tver, probe, sprobe, tprobe, __atomic_load_n(&errors, __ATOMIC_SEQ_CST),
-		 worker_calls(), __atomic_load_n(&counter, __ATOMIC_SEQ_CST), counter_ok, alive,
-		 mode == MODE_BUSY ? "busy" : "sleepy", (int)getpid());
+		 "version=%s tag=%s lversion=%s probe=%d sprobe=%d tprobe=%d lprobe=%d errors=%lu "
+		 "calls=%lu counter=%lu "
+		 "counter_ok=%d lcounter_ok=%d threads=%d inside=%d signals=%lu mode=%s pid=%d\n",
+		 ver, tver, lver, probe, sprobe, tprobe, lprobe, __atomic_load_n(&errors, __ATOMIC_SEQ_CST),
+		 worker_calls(), __atomic_load_n(&counter, __ATOMIC_SEQ_CST), counter_ok,
+		 lcounter_ok, alive,
+		 inside, __atomic_load_n(&sig_handled, __ATOMIC_SEQ_CST), mode_names[mode],
+		 (int)getpid());
 }
 
 static int listen_fd = -1;
@@ -408,8 +525,8 @@ static int query(const char *path, const char *cmd)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: victim --ctl SOCK [--mode busy|sleepy] [--threads N] [--sleep-ms MS]\n"
-			"              [--out-ms MS] [--nice N] [--max-seconds S]\n"
+	fprintf(stderr, "usage: victim --ctl SOCK [--mode busy|sleepy|churn] [--threads N] [--sleep-ms MS]\n"
+			"              [--out-ms MS] [--nice N] [--signals] [--lib SO] [--max-seconds S]\n"
 			"       victim --ctl SOCK --query [CMD]\n");
 	exit(2);
 }
@@ -435,6 +552,8 @@ int main(int argc, char **argv)
 				mode = MODE_BUSY;
 			else if (!strcmp(v, "sleepy"))
 				mode = MODE_SLEEPY;
+			else if (!strcmp(v, "churn"))
+				mode = MODE_CHURN;
 			else
 				usage();
 			i++;
@@ -444,6 +563,16 @@ int main(int argc, char **argv)
 			sleep_ms = (unsigned)atoi(v), i++;
 		else if (!strcmp(a, "--out-ms") && v)
 			out_ms = (unsigned)atoi(v), out_ms_set = 1, i++;
+		else if (!strcmp(a, "--lib") && v) {
+			void *h = dlopen(v, RTLD_NOW);
+			if (!h || !(lib_fn = (long (*)(long))dlsym(h, "lib_compute")) ||
+			    !(lib_count_fn = (unsigned long (*)(void))dlsym(h, "lib_call_count"))) {
+				fprintf(stderr, "victim: %s: %s\n", v, dlerror());
+				return 1;
+			}
+			i++;
+		} else if (!strcmp(a, "--signals"))
+			with_signals = 1;
 		else if (!strcmp(a, "--nice") && v)
 			worker_nice = atoi(v), i++;
 		else if (!strcmp(a, "--max-seconds") && v)
@@ -479,7 +608,7 @@ int main(int argc, char **argv)
 	memset(workers, 0, sizeof(*workers) * (size_t)nthreads);
 	for (int i = 0; i < nthreads; i++) {
 		workers[i].idx = i;
-		workers[i].last_v = workers[i].last_tv = -1;
+		workers[i].last_v = workers[i].last_tv = workers[i].last_lv = -1;
 		pthread_attr_t at;
 		pthread_attr_init(&at);
 		pthread_attr_setstacksize(&at, 256 * 1024);
@@ -492,6 +621,18 @@ int main(int argc, char **argv)
 	}
 	while (__atomic_load_n(&started, __ATOMIC_SEQ_CST) < nthreads)
 		usleep(1000);
+	pthread_t sig_th;
+	if (with_signals) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_usr1;
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGUSR1, &sa, NULL);
+		if (pthread_create(&sig_th, NULL, signaler_main, NULL)) {
+			fprintf(stderr, "victim: pthread_create failed\n");
+			return 1;
+		}
+	}
 
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(ctl) >= sizeof(sa.sun_path)) {
@@ -512,7 +653,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("ready pid=%d threads=%d mode=%s\n", (int)getpid(), nthreads,
-	       mode == MODE_BUSY ? "busy" : "sleepy");
+	       mode_names[mode]);
 	fflush(stdout);
 
 	alarm(max_seconds);
@@ -526,6 +667,8 @@ int main(int argc, char **argv)
 	dl.tv_sec += 2;
 	for (int i = 0; i < nthreads; i++)
 		pthread_timedjoin_np(workers[i].th, NULL, &dl);
+	if (with_signals)
+		pthread_timedjoin_np(sig_th, NULL, &dl);
 	unlink(ctl);
 	unsigned long e = __atomic_load_n(&errors, __ATOMIC_SEQ_CST);
 	printf("exit signal=%d errors=%lu calls=%lu counter=%lu\n", sig, e, worker_calls(),
