@@ -18,18 +18,34 @@ static void snapshots_free(struct hp_thread_snap *s, size_t n)
 }
 
 /* Reads every stopped thread's stack [rsp, end of its mapping) in one read each. */
+static int is_in(pid_t tid, const pid_t *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set[i] == tid)
+			return 1;
+	return 0;
+}
+
+/* Skips the threads in skip[] (found safe, stopped ever since). */
 static int take_snapshots(struct hp_target *t, struct hp_map **maps, size_t *nmaps,
-			  struct hp_thread_snap **ret)
+			  const pid_t *skip, size_t nskip, struct hp_thread_snap **ret,
+			  size_t *ret_n)
 {
 	struct hp_thread_snap *s = calloc(t->nthreads ? t->nthreads : 1, sizeof(*s));
 	int reread = 0;
+	size_t k = 0;
 
 	if (!s)
 		return -ENOMEM;
-	for (size_t i = 0; i < t->nthreads; i++) {
-		const struct hp_thread *th = &t->threads[i];
+	for (size_t j = 0; j < t->nthreads; j++) {
+		const struct hp_thread *th = &t->threads[j];
 		uint64_t lo, hi;
 		uint8_t *buf;
+		size_t i;
+
+		if (is_in(th->tid, skip, nskip))
+			continue;
+		i = k++;
 
 		s[i].tid = th->tid;
 		s[i].regs = th->regs;
@@ -39,7 +55,7 @@ static int take_snapshots(struct hp_target *t, struct hp_map **maps, size_t *nma
 				free(*maps);
 				*maps = NULL;
 				if (hp_target__maps(t, maps, nmaps) < 0) {
-					snapshots_free(s, t->nthreads);
+					snapshots_free(s, k);
 					return -HP_E_GONE;
 				}
 				reread = 1;
@@ -59,23 +75,48 @@ static int take_snapshots(struct hp_target *t, struct hp_map **maps, size_t *nma
 		s[i].stack = buf;
 	}
 	*ret = s;
+	*ret_n = k;
 	return 0;
 }
 
 /* Snapshots and checks every stopped thread; fills the unsafe list. */
 static int snap_and_check(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
-			  size_t *nmaps, const struct hp_range *ranges, size_t nranges,
-			  struct hp_unsafe *un, size_t max, size_t *ret_n)
+			  size_t *nmaps, const pid_t *skip, size_t nskip,
+			  const struct hp_range *ranges, size_t nranges, struct hp_unsafe *un,
+			  size_t max, size_t *ret_n)
 {
 	struct hp_thread_snap *snap = NULL;
-	size_t n = t->nthreads;
-	int r = take_snapshots(t, maps, nmaps, &snap);
+	size_t n = 0;
+	int r = take_snapshots(t, maps, nmaps, skip, nskip, &snap, &n);
 
 	if (r < 0)
 		return r;
 	r = hp_safety__check_all(safety, snap, n, ranges, nranges, un, max, ret_n);
 	snapshots_free(snap, n);
 	return r;
+}
+
+/* The threads of t not in the unsafe list (as a malloc'ed tid array). */
+static size_t safe_threads(const struct hp_target *t, const struct hp_unsafe *un, size_t nun,
+			   pid_t **ret)
+{
+	pid_t *set = calloc(t->nthreads ? t->nthreads : 1, sizeof(*set));
+	size_t n = 0;
+
+	free(*ret);
+	*ret = set;
+	if (!set)
+		return 0;
+	for (size_t i = 0; i < t->nthreads; i++) {
+		size_t k;
+
+		for (k = 0; k < nun; k++)
+			if (un[k].tid == t->threads[i].tid)
+				break;
+		if (k == nun)
+			set[n++] = t->threads[i].tid;
+	}
+	return n;
 }
 
 /* Runs each unsafe thread whose escape address is known to it, alone.
@@ -120,7 +161,8 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 	int r;
 
 	for (;;) {
-		size_t nun = 0;
+		size_t nun = 0, nsafe = 0;
+		pid_t *safe = NULL;
 
 		r = hp_target__stop_all(t);
 		if (r < 0)
@@ -135,7 +177,7 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 			}
 		}
 		attempts++;
-		r = snap_and_check(t, safety, maps, nmaps, ranges, nranges, un, cap, &nun);
+		r = snap_and_check(t, safety, maps, nmaps, NULL, 0, ranges, nranges, un, cap, &nun);
 		/* Threads busy inside a replaced function: let them run out of it
 		 * (a few rounds: a thread may enter another one on its way). */
 		for (int round = 0; r == -HP_E_UNSAFE && round < 3; round++) {
@@ -147,10 +189,14 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 			hp_err_clear();
 			if (!escape(t, un, nun < cap ? nun : cap, budget < 20 ? budget : 20))
 				break;
+			/* Only the threads that ran (and any born meanwhile) need a new look. */
+			nsafe = safe_threads(t, un, nun < cap ? nun : cap, &safe);
 			r = hp_target__stop_all(t); /* registers again; threads born meanwhile */
 			if (r == 0)
-				r = snap_and_check(t, safety, maps, nmaps, ranges, nranges, un, cap, &nun);
+				r = snap_and_check(t, safety, maps, nmaps, safe, nsafe, ranges, nranges, un,
+						   cap, &nun);
 		}
+		free(safe);
 		if (r == 0) {
 			free(un);
 			*ret_attempts = attempts;
