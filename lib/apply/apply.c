@@ -197,12 +197,20 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 	uint64_t args[6] = { 0, 1 /* MFD_CLOEXEC */, 0, 0, 0, 0 };
 
 	pid_t held = 0;
+	/* With more threads than cores, a borrowed thread that runs among busy
+	 * siblings waits a scheduler slice for each of our system calls (tens
+	 * of ms each): then stop them all for the few calls instead, a short
+	 * pause well before the final one.  Otherwise borrow one thread only. */
+	int stop_all = t->nthreads > (size_t)sysconf(_SC_NPROCESSORS_ONLN);
 
 	r = hp_image__size(p, ledger_bytes, &len);
 	if (r == 0)
-		r = hp_target__hold(t, &held);
-	if (r < 0)
+		r = stop_all ? hp_target__stop_all(t) : hp_target__hold(t, &held);
+	if (r < 0) {
+		if (stop_all)
+			hp_target__resume_all(t);
 		return r;
+	}
 	snprintf(name, sizeof(name), HP_MEMFD_PREFIX "%s", p->info.id);
 	r = hp_target__syscall_data(t, SYS_memfd_create, args, name, strlen(name) + 1, 0, &fd);
 	if (r == 0 && fd < 0)
@@ -266,7 +274,10 @@ out:
 		close(lfd);
 	if (fd >= 0)
 		remote(t, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, NULL);
-	hp_target__release(t, held);
+	if (stop_all)
+		hp_target__resume_all(t);
+	else
+		hp_target__release(t, held);
 	return r;
 }
 
