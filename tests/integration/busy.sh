@@ -12,8 +12,9 @@ case_busy() {
 	start_victim "$name" --mode busy --threads "$n" || return
 	pid=${VPID[$name]}
 	wait_state "$name" "version=0 tag=0 probe=0 errors=0 counter_ok=1 threads=$n" || return
-	local orig k0
+	local orig k0 maps0
 	orig=$(text_bytes "$pid" compute compute_slow tag)
+	maps0=$(maps_of "$pid")
 	k0=$(field counter)
 
 	hp_ok apply "$PATCH_DIR/v1.hp" "$pid" --json || return
@@ -46,6 +47,10 @@ case_busy() {
 	local back
 	back=$(text_bytes "$pid" compute compute_slow tag)
 	[ "$back" = "$orig" ] || why "code after revert '$back' differs from the original '$orig'" || return
+	local maps1
+	maps1=$(maps_of "$pid")
+	[ "$maps1" = "$maps0" ] ||
+		why "mappings left after revert: $(diff <(echo "$maps0") <(echo "$maps1") | grep '^[<>]' | head -n 4 | tr '\n' ' ')" || return
 	expect_status "$pid" "" || return
 	wait_state "$name" "errors=0 counter_ok=1 threads=$n" 1
 }

@@ -2,7 +2,7 @@
 . "$(dirname "$0")/lib.sh"
 
 CASES="sleepy-apply-alternating sleepy-apply-waits-for-thread sleepy-refused-after-timeout
-sleepy-revert-waits-for-new-code"
+sleepy-revert-waits-for-new-code sleepy-refused-thread-in-cold-part"
 require $CASES
 
 # 4 threads alternate 50 ms inside compute_slow() (asleep in nanosleep, their
@@ -99,9 +99,33 @@ case_revert_new_code() {
 	expect_status "$pid" ""
 }
 
+# gcc moves the unlikely branch of compute_cold() to compute_cold.cold (a
+# separate symbol in .text.unlikely).  A thread asleep there is executing
+# compute_cold(): apply must refuse as for any thread inside the function,
+# or the thread would go on running the old code (returning the old answer)
+# after apply said it was done.
+case_cold() {
+	local pid
+	nm "$VICTIM" | grep -q ' compute_cold\.cold$' || why "the victim has no compute_cold.cold (compiler changed?)" || return
+	start_victim c1 --mode cold --threads 1 --sleep-ms 30000 || return
+	pid=${VPID[c1]}
+	wait_state c1 "version=none cprobe=0 inside=1 errors=0 threads=1" || return
+	SNAP_TEXT=$(text_bytes "$pid" compute_cold)
+	SNAP_MAPS=$(maps_of "$pid")
+	hp apply "$PATCH_DIR/cold_v1.hp" "$pid" --timeout 1
+	[ "$HP_RC" = 4 ] ||
+		why "apply exited $HP_RC, expected 4: a thread is asleep in compute_cold.cold (called from compute_cold) and would return into the old code" || return
+	[ "$(text_bytes "$pid" compute_cold)" = "$SNAP_TEXT" ] || why "code of compute_cold changed" || return
+	[ "$(maps_of "$pid")" = "$SNAP_MAPS" ] || why "mappings changed" || return
+	untraced "$pid" || return
+	wait_state c1 "version=none cprobe=0 inside=1 errors=0 threads=1" 2 || return
+	expect_status "$pid" ""
+}
+
 PATCH_DIR=$T/patches
 mkdir -p "$PATCH_DIR"
-if ! make_patch "$PATCH_DIR/v1.hp" v1.c || ! make_patch "$PATCH_DIR/slow_v1.hp" slow_v1.c; then
+if ! make_patch "$PATCH_DIR/v1.hp" v1.c || ! make_patch "$PATCH_DIR/slow_v1.hp" slow_v1.c ||
+	! make_patch "$PATCH_DIR/cold_v1.hp" cold_v1.c; then
 	for c in $CASES; do echo "FAIL: $c: $WHY"; done
 	exit 1
 fi
@@ -109,3 +133,4 @@ run_case sleepy-apply-alternating case_alternating
 run_case sleepy-apply-waits-for-thread case_waits
 run_case sleepy-refused-after-timeout case_refused
 run_case sleepy-revert-waits-for-new-code case_revert_new_code
+run_case sleepy-refused-thread-in-cold-part case_cold

@@ -1,6 +1,6 @@
 /* victim — the program the integration tests patch while it runs.
  *
- *   victim --ctl SOCK [--mode busy|sleepy|churn] [--threads N] [--sleep-ms MS]
+ *   victim --ctl SOCK [--mode busy|sleepy|churn|cold] [--threads N] [--sleep-ms MS]
  *          [--out-ms MS] [--nice N] [--signals] [--lib SO] [--max-seconds S]
  *   victim --ctl SOCK --query [CMD]        (client: prints the answer line)
  *
@@ -10,6 +10,7 @@
  *
  *   compute(x)          v0: 2x+1   v1: 3x+7   v2: 5x+11   v3: 7x+3
  *   compute_slow(x,ms)  same formulas; v0 sleeps ms milliseconds inside first
+ *   compute_cold(x,ms)  same formulas; v0 sleeps in its .cold part when ms
  *   tag(x,buf,n)        v0: "t0:<x>"           v1: "t1:<x>:<scramble(x)>"
  *                       both bump the file-static `counter` once per call
  *
@@ -19,24 +20,26 @@
  *              all the time.
  * sleepy mode: workers call compute_slow(x, --sleep-ms), then sleep --out-ms
  *              outside of it (the first call starts before "ready").
+ * cold mode:   the same with compute_cold(): the sleep is in compute_cold.cold.
  *
  * A control thread answers on the UNIX stream socket --ctl, one command per
  * connection: "status" (the default) answers one line
- *   version=V tag=G lversion=L probe=P sprobe=S tprobe=Q lprobe=R errors=E
+ *   version=V tag=G lversion=L probe=P sprobe=S cprobe=C tprobe=Q lprobe=R errors=E
  *   calls=C counter=K counter_ok=B lcounter_ok=B threads=T inside=I signals=S mode=M pid=N
  * version / tag: the version that answered the latest call of every worker
  * ("mixed" while they disagree, "none" before any call returned);
- * probe / sprobe / tprobe: the version compute / compute_slow(x,0) / tag
+ * probe / sprobe / cprobe / tprobe: the version compute / compute_slow(x,0) /
+ * compute_cold(x,0) / tag
  * answer right now, called from the control thread;
  * lversion / lprobe: the same for lib_compute() of the library that --lib
  * dlopen()s (tests/victims/shlib/libvictim.c), "none" / -1 without --lib;
- * calls: calls the workers completed (tag() in busy mode, compute_slow() in
- * sleepy mode);
+ * calls: calls the workers completed (tag() in busy and churn modes,
+ * compute_slow() / compute_cold() in sleepy / cold mode);
  * counter_ok: 1 when `counter` is consistent with the calls counted by the
  * callers of tag() (it can only be ahead by the calls in flight);
  * lcounter_ok: the same for the library's static call counter (-1 without
  * --lib);
- * threads: workers running; inside: sleepy workers inside compute_slow() now;
+ * threads: workers running; inside: sleepy/cold workers inside their call now;
  * signals: SIGUSR1 handled (--signals: a thread sends them to the workers
  * one at a time and counts an error when one is not handled within 3 s).
  *
@@ -134,6 +137,26 @@ PATCHABLE long compute_slow(long x, unsigned ms)
 	return a + 1;
 }
 
+/* The unlikely branch of compute_cold() goes to a separate piece of code,
+ * compute_cold.cold in .text.unlikely, as gcc does for error paths: a thread
+ * asleep in it is inside compute_cold() though its PC and return address
+ * are outside [compute_cold, +size). */
+static __attribute__((cold, noinline, noclone, noipa)) void cold_nap(unsigned ms)
+{
+	nap(ms);
+}
+
+PATCHABLE long compute_cold(long x, unsigned ms)
+{
+	long a = x * 2;
+	if (__builtin_expect(ms != 0, 0)) {
+		cold_nap(ms);
+		a = x * 2;
+		__asm__ volatile("" : "+r"(a));
+	}
+	return a + 1;
+}
+
 PATCHABLE int tag(long x, char *buf, size_t n)
 {
 	__atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST);
@@ -169,8 +192,8 @@ static int tag_version(long x, const char *buf, int len)
 
 /* ---- workers ----------------------------------------------------------- */
 
-enum { MODE_BUSY, MODE_SLEEPY, MODE_CHURN };
-static const char *const mode_names[] = {"busy", "sleepy", "churn"};
+enum { MODE_BUSY, MODE_SLEEPY, MODE_CHURN, MODE_COLD };
+static const char *const mode_names[] = {"busy", "sleepy", "churn", "cold"};
 
 struct worker {
 	pthread_t th;
@@ -252,7 +275,7 @@ static void *worker_main(void *arg)
 		setpriority(PRIO_PROCESS, (id_t)gettid(), worker_nice);
 	__atomic_store_n(&w->running, 1, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&started, 1, __ATOMIC_SEQ_CST);
-	if (mode == MODE_SLEEPY && w->idx && out_ms) {
+	if ((mode == MODE_SLEEPY || mode == MODE_COLD) && w->idx && out_ms) {
 		/* spread the threads' phases */
 		nap((unsigned)(rnd(&seed) % (sleep_ms + out_ms)));
 	}
@@ -275,11 +298,12 @@ static void *worker_main(void *arg)
 		} else {
 			long x = (long)(rnd(&seed) & 0xfffff);
 			__atomic_store_n(&w->in_call, 1, __ATOMIC_SEQ_CST);
-			long r = compute_slow(x, sleep_ms);
+			long r = mode == MODE_COLD ? compute_cold(x, sleep_ms) : compute_slow(x, sleep_ms);
 			__atomic_store_n(&w->in_call, 0, __ATOMIC_SEQ_CST);
 			int v = compute_version(x, r);
 			if (v < 0)
-				report_error("compute_slow(%ld) = %ld, matches no version", x, r);
+				report_error("%s(%ld) = %ld, matches no version",
+					     mode == MODE_COLD ? "compute_cold" : "compute_slow", x, r);
 			__atomic_store_n(&w->last_v, v, __ATOMIC_RELEASE);
 			__atomic_store_n(&w->calls, w->calls + 1, __ATOMIC_SEQ_CST);
 			if (out_ms)
@@ -368,8 +392,8 @@ static void answer_status(char *out, size_t n)
 	unsigned long c1 = total_calls();
 	unsigned long k = __atomic_load_n(&counter, __ATOMIC_SEQ_CST);
 	unsigned long c2 = total_calls();
-	int counter_ok = mode == MODE_SLEEPY ? (k == ctl_calls)
-					      : (c1 <= k && k <= c2 + (unsigned long)nthreads);
+	int idle = mode == MODE_SLEEPY || mode == MODE_COLD;	/* workers do not call tag() */
+	int counter_ok = idle ? (k == ctl_calls) : (c1 <= k && k <= c2 + (unsigned long)nthreads);
 	if (!counter_ok)
 		fprintf(stderr, "victim: counter %lu inconsistent with calls %lu..%lu\n", k, c1, c2);
 	/* the same for the library's static counter of lib_compute() calls */
@@ -378,8 +402,7 @@ static void answer_status(char *out, size_t n)
 		c1 = total_calls();
 		k = lib_count_fn();
 		c2 = total_calls();
-		lcounter_ok = mode == MODE_SLEEPY ? (k == ctl_calls)
-						  : (c1 <= k && k <= c2 + (unsigned long)nthreads);
+		lcounter_ok = idle ? (k == ctl_calls) : (c1 <= k && k <= c2 + (unsigned long)nthreads);
 		if (!lcounter_ok)
 			fprintf(stderr, "victim: lib counter %lu inconsistent with calls %lu..%lu\n", k, c1, c2);
 	}
@@ -393,6 +416,10 @@ static void answer_status(char *out, size_t n)
 	int sprobe = compute_version(x, r);
 	if (sprobe < 0)
 		report_error("probe: compute_slow(%ld, 0) = %ld", x, r);
+	r = compute_cold(x, 0);
+	int cprobe = compute_version(x, r);
+	if (cprobe < 0)
+		report_error("probe: compute_cold(%ld, 0) = %ld", x, r);
 	buf[0] = 0;
 	int len = tag(x, buf, sizeof(buf));
 	int tprobe = tag_version(x, buf, len);
@@ -413,19 +440,19 @@ static void answer_status(char *out, size_t n)
 		inside += __atomic_load_n(&workers[i].in_call, __ATOMIC_SEQ_CST);
 	}
 	agg_version(0, ver, sizeof(ver));
-	if (mode != MODE_SLEEPY)
+	if (!idle)
 		agg_version(1, tver, sizeof(tver));
 	else
 		snprintf(tver, sizeof(tver), "none");
-	if (lib_fn && mode != MODE_SLEEPY)
+	if (lib_fn && !idle)
 		agg_version(2, lver, sizeof(lver));
 	else
 		snprintf(lver, sizeof(lver), "none");
 	snprintf(out, n,
-		 "version=%s tag=%s lversion=%s probe=%d sprobe=%d tprobe=%d lprobe=%d errors=%lu "
+		 "version=%s tag=%s lversion=%s probe=%d sprobe=%d cprobe=%d tprobe=%d lprobe=%d errors=%lu "
 		 "calls=%lu counter=%lu "
 		 "counter_ok=%d lcounter_ok=%d threads=%d inside=%d signals=%lu mode=%s pid=%d\n",
-		 ver, tver, lver, probe, sprobe, tprobe, lprobe, __atomic_load_n(&errors, __ATOMIC_SEQ_CST),
+		 ver, tver, lver, probe, sprobe, cprobe, tprobe, lprobe, __atomic_load_n(&errors, __ATOMIC_SEQ_CST),
 		 worker_calls(), __atomic_load_n(&counter, __ATOMIC_SEQ_CST), counter_ok,
 		 lcounter_ok, alive,
 		 inside, __atomic_load_n(&sig_handled, __ATOMIC_SEQ_CST), mode_names[mode],
@@ -525,7 +552,7 @@ static int query(const char *path, const char *cmd)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: victim --ctl SOCK [--mode busy|sleepy|churn] [--threads N] [--sleep-ms MS]\n"
+	fprintf(stderr, "usage: victim --ctl SOCK [--mode busy|sleepy|churn|cold] [--threads N] [--sleep-ms MS]\n"
 			"              [--out-ms MS] [--nice N] [--signals] [--lib SO] [--max-seconds S]\n"
 			"       victim --ctl SOCK --query [CMD]\n");
 	exit(2);
@@ -554,6 +581,8 @@ int main(int argc, char **argv)
 				mode = MODE_SLEEPY;
 			else if (!strcmp(v, "churn"))
 				mode = MODE_CHURN;
+			else if (!strcmp(v, "cold"))
+				mode = MODE_COLD;
 			else
 				usage();
 			i++;
@@ -584,7 +613,7 @@ int main(int argc, char **argv)
 		usage();
 	if (do_query)
 		return query(ctl, qcmd);
-	if (mode == MODE_SLEEPY && !out_ms_set)
+	if ((mode == MODE_SLEEPY || mode == MODE_COLD) && !out_ms_set)
 		out_ms = sleep_ms;
 
 	/* Never outlive the test that started us. */
