@@ -60,3 +60,14 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# libFuzzer over the parser of untrusted bytes: make fuzz FUZZ_SECONDS=N
+FUZZ_SECONDS ?= 120
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              -std=gnu11 -D_GNU_SOURCE -Iinclude -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+$(BUILD)/fuzz/fuzz-patch: tests/fuzz/fuzz-patch.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: deps $(BUILD)/fuzz/fuzz-patch
+	tests/fuzz/run $(FUZZ_SECONDS)
