@@ -295,7 +295,9 @@ wait_state() {
 			return 0
 		}
 		if [ $(($(now_ms) - t0)) -gt $((secs * 1000)) ]; then
-			why "victim $name: after ${secs}s status is '$STATE', expected $want"
+			local first
+			first=$(grep -m1 -E '^victim: (error|counter|lib counter)' "$T/$name.log" 2>/dev/null)
+			why "victim $name: after ${secs}s status is '$STATE', expected $want${first:+ (first complaint of the victim: $first)}"
 			return 1
 		fi
 		alive "${VPID[$name]}" ||
