@@ -6,7 +6,8 @@
 
 CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
-error-revert-not-top error-apply-lower-level error-usage error-json-result"
+error-revert-not-top error-apply-lower-level error-usage error-json-result
+error-stopped-process"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -178,6 +179,41 @@ case_usage() {
 	[ ! -e "$T/x.hp" ] || why "pack with bad usage left an output file"
 }
 
+# A process stopped by SIGSTOP (job control): hotpatch may patch it or
+# refuse with a message that says so, but it must leave it stopped, and
+# unchanged if it refused.
+case_stopped() {
+	local i st
+	fresh s || return
+	kill -STOP "$PID"
+	for ((i = 0; i < 100; i++)); do
+		st=$(awk '/^State:/ { print $2 }' /proc/"$PID"/task/*/status | sort -u | tr -d '\n')
+		[ "$st" = T ] && break
+		sleep 0.02
+	done
+	[ "$st" = T ] || why "victim did not stop (states: $st)" || return
+	hp apply "$PATCH_DIR/v1.hp" "$PID" --timeout 2
+	local rc=$HP_RC
+	st=$(awk '/^State:/ { print $2 }' /proc/"$PID"/task/*/status | sort -u | tr -d '\n')
+	ALLOW_STOPPED=1 untraced "$PID" || return
+	if [ "$rc" = 0 ]; then
+		[ "$st" = T ] || why "apply resumed the stopped process (states now: $st)" || return
+		kill -CONT "$PID"
+		wait_state s "version=1 probe=1 sprobe=1 errors=0 counter_ok=1 threads=8" || return
+		expect_status "$PID" "v1:1:active"
+	else
+		[ "$rc" = 1 ] || why "apply exited $rc, expected 0 or 1" || return
+		grep -q '^hotpatch: ..' "$T/hp.err" || why "no 'hotpatch: ...' message on stderr" || return
+		grep -qi 'stop' "$T/hp.err" ||
+			why "refused with a message that does not say the process is stopped: $(hp_err)" || return
+		[ "$st" = T ] || why "apply resumed the stopped process (states now: $st)" || return
+		ALLOW_STOPPED=1 unchanged "$PID" || return
+		kill -CONT "$PID"
+		intact s "version=0 probe=0 sprobe=0" || return
+		expect_status "$PID" ""
+	fi
+}
+
 PATCH_DIR=$T/patches
 mkdir -p "$PATCH_DIR"
 if ! make_patch "$PATCH_DIR/v1.hp" v1.c ||
@@ -198,3 +234,4 @@ run_case error-revert-not-top case_not_top
 run_case error-apply-lower-level case_lower_level
 run_case error-usage case_usage
 run_case error-json-result case_json_error
+run_case error-stopped-process case_stopped

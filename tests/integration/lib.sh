@@ -37,6 +37,7 @@ alive() {
 stop_pid() {
 	local pid=$1 i
 	kill -TERM "$pid" 2>/dev/null
+	kill -CONT "$pid" 2>/dev/null
 	for ((i = 0; i < 60; i++)); do
 		alive "$pid" || break
 		sleep 0.05
@@ -324,9 +325,12 @@ progressing() {
 }
 
 # untraced PID: no thread of PID is traced or stopped (hotpatch detached).
+# With ALLOW_STOPPED=1, job-control stops (State T) are fine, tracing stops
+# (State t) are not.
 untraced() {
 	local bad
-	bad=$(awk '/^State:/ && $2 ~ /^[tT]/ { print FILENAME ": " $0 }
+	bad=$(awk -v allow="${ALLOW_STOPPED:-0}" '
+		/^State:/ && ($2 == "t" || ($2 == "T" && allow != 1)) { print FILENAME ": " $0 }
 		/^TracerPid:/ && $2 != 0 { print FILENAME ": " $0 }' /proc/"$1"/task/*/status 2>/dev/null | head -n 3)
 	[ -z "$bad" ] || why "thread(s) of $1 left traced or stopped: $(echo $bad)"
 }
