@@ -7,7 +7,7 @@
 CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
 error-revert-not-top error-apply-lower-level error-usage error-json-result
-error-stopped-process"
+error-stopped-process error-stopped-process-keeps-fds"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -214,6 +214,36 @@ case_stopped() {
 	fi
 }
 
+# The same with the victim holding a file open as fd 319 (319 is
+# __NR_memfd_create): whatever hotpatch does with a stopped process, the
+# process's files and descriptors are not its to touch.
+case_stopped_fds() {
+	local i st
+	echo "precious data" >"$T/precious"
+	VICTIM_FD319=$T/precious fresh sf || return
+	[ "$(readlink "/proc/$PID/fd/319")" = "$T/precious" ] || why "victim does not hold fd 319" || return
+	kill -STOP "$PID"
+	for ((i = 0; i < 100; i++)); do
+		st=$(awk '/^State:/ { print $2 }' /proc/"$PID"/task/*/status | sort -u | tr -d '\n')
+		[ "$st" = T ] && break
+		sleep 0.02
+	done
+	[ "$st" = T ] || why "victim did not stop (states: $st)" || return
+	hp apply "$PATCH_DIR/v1.hp" "$PID" --timeout 2
+	kill -CONT "$PID"
+	[ "$(cat "$T/precious")" = "precious data" ] ||
+		why "apply (rc=$HP_RC) overwrote the file behind the victim's fd 319: now $(stat -c %s "$T/precious") bytes starting $(head -c 16 "$T/precious" | od -An -tx1 | tr -d '\n')" || return
+	[ "$(readlink "/proc/$PID/fd/319")" = "$T/precious" ] ||
+		why "apply (rc=$HP_RC) closed the victim's fd 319 (now: $(readlink "/proc/$PID/fd/319" || echo closed))" || return
+	! grep -q precious "/proc/$PID/maps" || why "apply (rc=$HP_RC) mapped the victim's file behind fd 319 as patch code" || return
+	# and it was either applied or refused
+	if [ "$HP_RC" = 0 ]; then
+		wait_state sf "version=1 probe=1 errors=0 counter_ok=1 threads=8"
+	else
+		intact sf "version=0 probe=0 sprobe=0"
+	fi
+}
+
 PATCH_DIR=$T/patches
 mkdir -p "$PATCH_DIR"
 if ! make_patch "$PATCH_DIR/v1.hp" v1.c ||
@@ -235,3 +265,4 @@ run_case error-apply-lower-level case_lower_level
 run_case error-usage case_usage
 run_case error-json-result case_json_error
 run_case error-stopped-process case_stopped
+run_case error-stopped-process-keeps-fds case_stopped_fds

@@ -221,12 +221,17 @@ make_patch() {
 
 # start_victim NAME ARGS...: starts the victim (or $VICTIM_BIN) with control
 # socket $T/NAME.sock and log $T/NAME.log and waits until it answers.  Its
-# pid is ${VPID[NAME]}.
+# pid is ${VPID[NAME]}.  With VICTIM_FD319=FILE it holds FILE open as fd 319.
 start_victim() {
 	local name=$1
 	shift
 	echo "+ victim $name $*"
-	"${VICTIM_BIN:-$VICTIM}" --ctl "$T/$name.sock" --max-seconds 300 "$@" >"$T/$name.log" 2>&1 &
+	if [ -n "${VICTIM_FD319:-}" ]; then
+		# the victim holds this file open (read-only) as its fd 319
+		"${VICTIM_BIN:-$VICTIM}" --ctl "$T/$name.sock" --max-seconds 300 "$@" >"$T/$name.log" 2>&1 319<"$VICTIM_FD319" &
+	else
+		"${VICTIM_BIN:-$VICTIM}" --ctl "$T/$name.sock" --max-seconds 300 "$@" >"$T/$name.log" 2>&1 &
+	fi
 	local pid=$! i
 	STARTED_PIDS+=("$pid")
 	VPID[$name]=$pid
