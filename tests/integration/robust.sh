@@ -3,7 +3,8 @@
 # (upgraded) on disk since the process started.
 . "$(dirname "$0")/lib.sh"
 
-CASES="robust-thread-churn robust-signals-not-lost robust-concurrent-applies robust-deleted-executable"
+CASES="robust-thread-churn robust-signals-not-lost robust-signal-storm robust-concurrent-applies
+robust-deleted-executable"
 require $CASES
 
 ROUNDS=${ROUNDS:-5}
@@ -48,6 +49,26 @@ case_signals() {
 	sleep 0.3
 	wait_state sg "errors=0" 1 || return
 	[ "$(field signals)" -gt "$s0" ] || why "no signal handled since the start ($s0 -> $(field signals))"
+}
+
+# Process-directed SIGUSR1 sent as fast as a shell can (any thread may take
+# each, including the one hotpatch runs its remote system calls on), while
+# apply and revert go on; the victim also holds a file as fd 319.
+case_storm() {
+	local pid s0
+	echo "precious data" >"$T/precious"
+	VICTIM_FD319=$T/precious start_victim ss --mode busy --threads 4 --signals || return
+	pid=${VPID[ss]}
+	wait_state ss "version=0 errors=0 counter_ok=1 threads=4" || return
+	s0=$(field signals)
+	start_bg storm bash -c 'while kill -USR1 "$1" 2>/dev/null; do :; done' storm "$pid"
+	local storm=$BG_PID
+	ROUNDS=$((ROUNDS * 2)) rounds ss 4 || return
+	stop_pid "$storm"
+	wait_state ss "errors=0" 1 || return
+	[ "$(field signals)" -gt $((s0 + 100)) ] || why "the storm did not reach the victim ($s0 -> $(field signals) signals)" || return
+	[ "$(cat "$T/precious")" = "precious data" ] || why "the file behind fd 319 was changed" || return
+	[ "$(readlink "/proc/$pid/fd/319")" = "$T/precious" ] || why "fd 319 of the victim was closed" || return
 }
 
 # Two hotpatch commands apply different patches to the same process at the
@@ -131,5 +152,6 @@ if ! make_patch "$PATCH_DIR/v1.hp" v1.c || ! make_patch "$PATCH_DIR/newglobal.hp
 fi
 run_case robust-thread-churn case_churn
 run_case robust-signals-not-lost case_signals
+run_case robust-signal-storm case_storm
 run_case robust-concurrent-applies case_concurrent
 run_case robust-deleted-executable case_deleted
