@@ -39,5 +39,9 @@ int cmd_apply(struct cli *c, int argc, char **argv);
 int cmd_revert(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_stop_resume(struct cli *c, int argc, char **argv);
+int cmd_keygen(struct cli *c, int argc, char **argv);
+int cmd_sign(struct cli *c, int argc, char **argv);
+int cmd_verify(struct cli *c, int argc, char **argv);
+int cmd_journal(struct cli *c, int argc, char **argv);
 
 #endif

@@ -6,26 +6,38 @@
 #include <string.h>
 #include <time.h>
 #include "hotpatch/hotpatch.h"
+#include <errno.h>
+#include <sodium.h>
+#include "common/common.h"
 #include "cli.h"
+#include "policy.h"
 
 struct targets {
 	pid_t *pids;
 	int n;
 	double timeout;
 	const char *first;	/* the positional argument before the PIDs */
+	const char *keys;	/* --keys DIR */
+	int allow_unsigned;
 };
 
 static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, int need_first,
 			 struct targets *t)
 {
 	static const struct option opts[] = { { "timeout", required_argument, 0, 't' },
-					      { "json", no_argument, 0, 'j' }, { 0 } };
+					      { "json", no_argument, 0, 'j' },
+					      { "keys", required_argument, 0, 'k' },
+					      { "allow-unsigned", no_argument, 0, 'U' }, { 0 } };
 	int ch;
 
 	memset(t, 0, sizeof(*t));
 	t->timeout = 5.0;
-	while ((ch = getopt_long(argc, argv, "t:j", opts, NULL)) != -1) {
-		if (ch == 't') {
+	while ((ch = getopt_long(argc, argv, "t:jk:U", opts, NULL)) != -1) {
+		if (ch == 'k' && !strcmp(cmd, "apply")) {
+			t->keys = optarg;
+		} else if (ch == 'U' && !strcmp(cmd, "apply")) {
+			t->allow_unsigned = 1;
+		} else if (ch == 't') {
 			char *end;
 
 			t->timeout = strtod(optarg, &end);
@@ -85,9 +97,67 @@ static int print_error(struct cli *c, pid_t pid, int err, const char *verb, int 
 		printf(",\"error\":");
 		json_str(stdout, msg);
 		printf("}");
+		fprintf(stderr, "%s: %s: pid %d: %s: %s\n", c->prog, verb, pid, hp_strerror(err), msg);
 		return cli_exit_code(err);
 	}
 	return cli_fail(c, err, "%s: pid %d", verb, pid);
+}
+
+static const char *result_word(int r)
+{
+	int code = cli_exit_code(r);
+
+	return code == EXIT_DONE ? "ok" : code == EXIT_NOTHING ? "nothing-to-do" :
+	       code == EXIT_UNSAFE ? "unsafe" : "error";
+}
+
+/* Reads, verifies (before any parsing) and opens the patch of an apply.
+ * Refusals are journaled.  Returns an exit code. */
+static int open_verified(struct cli *c, const struct targets *t, struct hp_patch **ret,
+			 uint8_t sha[32], char keyid[32])
+{
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int r;
+
+	keyid[0] = 0;
+	r = policy_read_file(t->first, &bytes, &len);
+	if (r < 0)
+		return cli_fail(c, r, "apply %s", t->first);
+	crypto_hash_sha256(sha, bytes, len);
+	if (t->allow_unsigned) {
+		if (policy_requires_signature()) {
+			r = hp_err(-EPERM, "%s sets require_signature = yes: --allow-unsigned is refused",
+				   policy_conf_path());
+			policy_journal("refuse", NULL, sha, "", 0, "error", hp_errmsg());
+			free(bytes);
+			return cli_fail(c, r, "apply %s", t->first);
+		}
+		fprintf(stderr, "%s: warning: applying %s without checking its signature (--allow-unsigned is for development)\n",
+			c->prog, t->first);
+	} else {
+		r = policy_verify(t->first, policy_keys_dir(t->keys), bytes, len, keyid);
+		if (r < 0) {
+			char why[1024];
+
+			snprintf(why, sizeof(why), "signature: %s", hp_errmsg()[0] ? hp_errmsg() : hp_strerror(r));
+			policy_journal("refuse", NULL, sha, keyid, 0, "error", why);
+			free(bytes);
+			return cli_fail(c, r, "apply %s: signature check failed", t->first);
+		}
+	}
+	r = hp_patch__open_mem(bytes, len, ret);
+	free(bytes);
+	if (r < 0) {
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s: %s", hp_strerror(r), hp_errmsg());
+		policy_journal("refuse", NULL, sha, keyid, 0, "error", why);
+		hp_err_clear();
+		hp_err(r, "%s", why + strlen(hp_strerror(r)) + 2);
+		return cli_fail(c, r, "apply %s", t->first);
+	}
+	return EXIT_DONE;
 }
 
 static int act(struct cli *c, int argc, char **argv, int revert)
@@ -95,7 +165,10 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 	const char *cmd = revert ? "revert" : "apply";
 	struct hp_apply_opts ao = { 0 };
 	struct hp_patch *p = NULL;
+	struct hp_patch_info info, rinfo = { 0 };
 	struct targets t;
+	uint8_t sha[32] = { 0 };
+	char keyid[32] = "";
 	int rc, worst = EXIT_DONE;
 
 	rc = parse_targets(c, cmd, argc, argv, 1, &t);
@@ -103,20 +176,47 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 		return rc;
 	ao.timeout_sec = t.timeout;
 	if (!revert) {
-		int r = hp_patch__open(t.first, &p);
-
-		if (r < 0) {
+		rc = open_verified(c, &t, &p, sha, keyid);
+		if (rc != EXIT_DONE) {
 			free(t.pids);
-			return cli_fail(c, r, "apply %s", t.first);
+			return rc;
 		}
+		hp_patch__info(p, &info);
+	} else {
+		rinfo.id = t.first;
+		info = rinfo;
 	}
 	if (c->json)
 		printf("{\"results\":[");
 	for (int i = 0; i < t.n; i++) {
 		struct hp_apply_result res;
-		int r = revert ? hp_revert(t.first, t.pids[i], &ao, &res)
-			       : hp_apply(p, t.pids[i], &ao, &res);
+		int r;
 
+		/* No record, no change: a journal that cannot be written (full
+		 * disk) stops us before the process is touched. */
+		r = policy_journal(cmd, &info, revert ? NULL : sha, keyid, t.pids[i], "begin", "");
+		if (r == 0) {
+			r = revert ? hp_revert(t.first, t.pids[i], &ao, &res)
+				   : hp_apply(p, t.pids[i], &ao, &res);
+			{
+				char reason[1024];
+				int jr;
+
+				snprintf(reason, sizeof(reason), "%s", r < 0 ? hp_errmsg() : "");
+				jr = policy_journal(cmd, &info, revert ? NULL : sha, keyid, t.pids[i],
+						    result_word(r), reason);
+				if (jr < 0 && r == 0) {
+					/* The process is consistently patched; the record is missing. */
+					fprintf(stderr, "%s: %s: pid %d: done, but the journal could not be written: %s\n",
+						c->prog, cmd, t.pids[i], hp_errmsg());
+					worst = cli_worst(worst, EXIT_ERROR);
+				}
+				if (r < 0) {
+					hp_err_clear();
+					hp_err(r, "%s", reason);
+				}
+			}
+		}
 		if (r < 0)
 			worst = cli_worst(worst, print_error(c, t.pids[i], r, cmd, i == 0));
 		else

@@ -11,11 +11,21 @@ static const struct cmd cmds[] = {
 	  "        [--severity critical|important|moderate|low] [--cve ID]... [--description TEXT] OBJ.o...",
 	  "build a patch file from replacement functions compiled with -c" },
 	{ "inspect", cmd_inspect, "PATCH.hp [--json]", "show everything a patch file says" },
-	{ "apply", cmd_apply, "PATCH.hp PID... [--timeout SEC] [--json]",
-	  "apply a patch to running processes" },
+	{ "apply", cmd_apply,
+	  "PATCH.hp PID... [--timeout SEC] [--keys DIR] [--allow-unsigned] [--json]",
+	  "apply a signed patch to running processes (PATCH.hp.minisig checked against\n"
+	  "               --keys DIR, $HOTPATCH_KEYS or /etc/hotpatch/keys before anything is parsed)" },
 	{ "revert", cmd_revert, "PATCH_ID PID... [--timeout SEC] [--json]",
 	  "revert the newest patch level of running processes" },
 	{ "status", cmd_status, "PID... [--json]", "list the patches applied to processes" },
+	{ "keygen", cmd_keygen, "-p KEY.pub -s KEY.sec [--comment TEXT] [--password-file F] [--json]",
+	  "create a signing key pair (minisign format; encrypted when a password is given)" },
+	{ "sign", cmd_sign, "-s KEY.sec [--password-file F] [--trusted-comment TEXT] [--json] PATCH.hp",
+	  "sign a patch file: writes PATCH.hp.minisig" },
+	{ "verify", cmd_verify, "(-p KEY.pub | --keys DIR) [-x SIG] [--json] PATCH.hp",
+	  "check a patch file's signature (--keys default: $HOTPATCH_KEYS, else /etc/hotpatch/keys)" },
+	{ "journal", cmd_journal, "[--json]",
+	  "print the journal of applies, reverts and refusals ($HOTPATCH_JOURNAL, else /var/lib/hotpatch/journal)" },
 	{ "stop-resume", cmd_stop_resume, "PID [--json]",
 	  "stop and resume every thread, patch nothing (the pause baseline of bench/)" },
 };
@@ -30,7 +40,10 @@ static void usage(FILE *f)
 			cmds[i].name, cmds[i].args);
 	fprintf(f, "\nEvery command takes --json for machine-readable output.\n"
 		   "Exit codes: 0 done, 1 error, 2 usage, 3 nothing to do, 4 refused as unsafe.\n"
-		   "Apply and revert need root (or CAP_SYS_PTRACE over the target).\n");
+		   "Apply and revert need root (or CAP_SYS_PTRACE over the target).\n"
+		   "Environment: HOTPATCH_KEYS (trust store), HOTPATCH_CONF (default /etc/hotpatch/hotpatch.conf;\n"
+		   "require_signature = yes refuses --allow-unsigned), HOTPATCH_JOURNAL (default\n"
+		   "/var/lib/hotpatch/journal).\n");
 }
 
 int main(int argc, char **argv)

@@ -66,7 +66,8 @@ int cli_fail(struct cli *c, int err, const char *fmt, ...)
 		printf("{\"error\":");
 		json_str(stdout, msg);
 		printf(",\"code\":%d}\n", -err);
-	} else {
+	}
+	{
 		fprintf(stderr, "%s: %s: %s", c->prog, what, hp_strerror(err));
 		if (detail[0])
 			fprintf(stderr, ": %s", detail);

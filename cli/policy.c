@@ -1,0 +1,129 @@
+/* The machine's policy around apply: only signed patches from the trust
+ * store, unless --allow-unsigned (refused when the configuration requires
+ * signatures), and a journal record for every apply, revert and refusal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "hotpatch/hotpatch.h"
+#include "common/common.h"
+#include "sign/sign.h"
+#include "policy.h"
+
+const char *policy_keys_dir(const char *opt)
+{
+	const char *e = getenv("HOTPATCH_KEYS");
+
+	return opt ? opt : e && *e ? e : "/etc/hotpatch/keys";
+}
+
+const char *policy_conf_path(void)
+{
+	const char *e = getenv("HOTPATCH_CONF");
+
+	return e && *e ? e : "/etc/hotpatch/hotpatch.conf";
+}
+
+/* "require_signature = yes" in the configuration (key = value lines, # comments). */
+int policy_requires_signature(void)
+{
+	FILE *f = fopen(policy_conf_path(), "re");
+	char line[512];
+	int req = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char key[64], val[64];
+
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, " %63[a-z_] = %63s", key, val) == 2 &&
+		    !strcmp(key, "require_signature"))
+			req = !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "1");
+	}
+	fclose(f);
+	return req;
+}
+
+int policy_read_file(const char *path, uint8_t **ret, size_t *ret_len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return hp_err(-errno, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
+		close(fd);
+		return hp_err(-HP_E_FORMAT, "%s is not a regular file of at most 64 MiB", path);
+	}
+	buf = malloc(st.st_size ? st.st_size : 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	*ret = buf;
+	*ret_len = got;
+	return 0;
+}
+
+int policy_verify(const char *path, const char *keys_dir, const uint8_t *bytes, size_t len,
+		  char keyid[32])
+{
+	struct hp_pubkey *keys = NULL;
+	struct hp_sig_info info;
+	char sig_path[4096];
+	char *sig = NULL;
+	size_t nkeys = 0, siglen = 0;
+	int r;
+
+	keyid[0] = 0;
+	snprintf(sig_path, sizeof(sig_path), "%s.minisig", path);
+	r = hp_trust__load(keys_dir, &keys, &nkeys);
+	if (r < 0)
+		return r;
+	r = hp_sign__read_file(sig_path, 64 << 10, &sig, &siglen);
+	if (r == -ENOENT) {
+		hp_err_clear();
+		r = hp_err(-ENOENT, "%s is not signed (no %s); sign it with 'hotpatch sign' or use --allow-unsigned for development",
+			   path, sig_path);
+	}
+	if (r == 0)
+		r = hp_verify(keys, nkeys, bytes, len, sig, &info);
+	if (r == 0 || r == -ENOKEY || r == -EBADMSG)
+		snprintf(keyid, 32, "%s", info.keyid);
+	free(sig);
+	free(keys);
+	return r;
+}
+
+int policy_journal(const char *op, const struct hp_patch_info *info, const uint8_t *sha256,
+		   const char *keyid, pid_t pid, const char *result, const char *reason)
+{
+	struct hp_journal_rec rec = { .op = op, .patch_id = info ? info->id : "", .sha256 = sha256,
+				      .key_id = keyid, .pid = pid, .result = result,
+				      .reason = reason };
+	char bid[129] = "";
+
+	if (info) {
+		for (size_t i = 0; i < info->build_id_len; i++)
+			sprintf(bid + 2 * i, "%02x", info->build_id[i]);
+	}
+	rec.build_id = bid;
+	return hp_journal__append(hp_journal__path(), &rec);
+}
