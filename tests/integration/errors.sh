@@ -84,11 +84,16 @@ case_traced() {
 	expect_status "$PID" ""
 }
 
-# corrupt CASE-NAME FILE: FILE is refused by inspect and by apply.
+# corrupt CASE-NAME FILE: FILE is refused by inspect and by apply, both
+# without a signature and with --allow-unsigned, which takes apply past the
+# signature check to the parser (hotpatch sign refuses to sign such files).
 corrupt() {
 	fresh "$1" || return
 	hp_refused 1 inspect "$2" || return
 	hp_refused 1 apply "$2" "$PID" || return
+	hp_refused 1 apply "$2" "$PID" --allow-unsigned || return
+	grep -qi 'warning' "$T/hp.err" && ! grep -v 'warning' "$T/hp.err" | grep -q '^hotpatch: ..' &&
+		{ why "with --allow-unsigned only a warning, no error message: $(hp_err)"; return 1; }
 	intact "$1" "version=0 probe=0 sprobe=0"
 }
 

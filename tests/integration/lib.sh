@@ -19,6 +19,10 @@ PATCHES=$ROOT/tests/patches
 HP_TIMEOUT=${HP_TIMEOUT:-60}	# no hotpatch command may take longer
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/hotpatch-it.XXXXXX") || exit 1
+# hotpatch's own state stays in $T too: the trust store of public keys, the
+# journal, the configuration (none: signatures checked, not required).
+export HOTPATCH_KEYS=$T/keys HOTPATCH_JOURNAL=$T/journal HOTPATCH_CONF=$T/hotpatch.conf
+SIGN_KEY=$T/test.sec	# its public half is in $HOTPATCH_KEYS
 STARTED_PIDS=()
 declare -A VPID=()
 WHY=""
@@ -33,9 +37,33 @@ alive() {
 	[ -n "$st" ] && [ "${st%% *}" != Z ] && [ "${st%% *}" != X ]
 }
 
+# forget_pid PID: PID was reaped: never signal that number again (it may
+# belong to another process by now).
+forget_pid() {
+	local i
+	for i in "${!STARTED_PIDS[@]}"; do
+		[ "${STARTED_PIDS[i]}" = "$1" ] && unset 'STARTED_PIDS[i]'
+	done
+	STARTED_PIDS=("${STARTED_PIDS[@]}")
+}
+
+# reap PID: waits for a process started here and forgets it; returns its
+# exit status.
+reap() {
+	local rc
+	wait "$1"
+	rc=$?
+	forget_pid "$1"
+	return $rc
+}
+
 # stop_pid PID: SIGTERM, up to 3 s to exit, then SIGKILL; reaps it.
 stop_pid() {
 	local pid=$1 i
+	case " ${STARTED_PIDS[*]} " in
+	*" $pid "*) ;;
+	*) return 0 ;;	# not ours, or already reaped
+	esac
 	kill -TERM "$pid" 2>/dev/null
 	kill -CONT "$pid" 2>/dev/null
 	for ((i = 0; i < 60; i++)); do
@@ -47,13 +75,15 @@ stop_pid() {
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	wait "$pid" 2>/dev/null
+	forget_pid "$pid"
 }
 
 # stop_all: stops every process started so far, newest first.
 stop_all() {
 	local i
-	for ((i = ${#STARTED_PIDS[@]} - 1; i >= 0; i--)); do
-		stop_pid "${STARTED_PIDS[i]}"
+	local pids=("${STARTED_PIDS[@]}")
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		stop_pid "${pids[i]}"
 	done
 	STARTED_PIDS=()
 	VPID=()
@@ -196,9 +226,25 @@ expect_status() {
 	[ "$STATUS_LIST" = "$2" ] || why "status of $1 shows '$STATUS_LIST', expected '$2'"
 }
 
+# ensure_key: creates the signing key of this test run once; its public key
+# goes into the trust store $HOTPATCH_KEYS.
+ensure_key() {
+	[ -s "$SIGN_KEY" ] && return 0
+	mkdir -p -m 0755 "$HOTPATCH_KEYS"
+	hp keygen -p "$HOTPATCH_KEYS/test.pub" -s "$SIGN_KEY" --comment "hotpatch integration tests"
+	[ "$HP_RC" = 0 ] || why "keygen exited $HP_RC: $(hp_err)" || return
+}
+
+# sign_patch FILE.hp: signs FILE with the test key (writes FILE.hp.minisig).
+sign_patch() {
+	ensure_key || return
+	hp sign -s "$SIGN_KEY" "$1"
+	[ "$HP_RC" = 0 ] && [ -s "$1.minisig" ] || why "sign $1 exited $HP_RC: $(hp_err)"
+}
+
 # make_patch OUT.hp SRC.c [GCC FLAGS...] [-- PACK OPTIONS...]
-# Compiles tests/patches/SRC.c (default -O2) and packs it against
-# $PACK_TARGET (default the victim).
+# Compiles tests/patches/SRC.c (default -O2), packs it against $PACK_TARGET
+# (default the victim) and signs it with the test key (unless NOSIGN=1).
 make_patch() {
 	local out=$1 src=$2
 	shift 2
@@ -215,6 +261,7 @@ make_patch() {
 	hp pack --target "${PACK_TARGET:-$VICTIM}" -o "$out" "$@" "$obj"
 	[ "$HP_RC" = 0 ] || why "pack $src exited $HP_RC: $(hp_err)" || return
 	[ -s "$out" ] || why "pack $src made no file" || return
+	[ "${NOSIGN:-0}" = 1 ] || sign_patch "$out"
 }
 
 # ---- victims --------------------------------------------------------------

@@ -89,9 +89,9 @@ case_concurrent() {
 		"$HOTPATCH" apply "$PATCH_DIR/newglobal.hp" "$pid" >"$T/b.out" 2>"$T/b.err" &
 		local b=$!
 		STARTED_PIDS+=("$b")
-		wait "$a"
+		reap "$a"
 		ra=$?
-		wait "$b"
+		reap "$b"
 		rb=$?
 		sed 's/^/  v1: /' "$T/a.out" "$T/a.err"
 		sed 's/^/  newglobal: /' "$T/b.out" "$T/b.err"
