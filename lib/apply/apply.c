@@ -313,7 +313,7 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	struct hp_target *t = NULL;
 	struct hp_map *maps = NULL;
 	size_t nmaps = 0, nes = 0, nranges = 0;
-	struct hp_object obj;
+	struct hp_object obj = { 0 };
 	struct hp_ledger_set ls = { 0 };
 	struct hp_ledger *top;
 	struct hp_ledger_entry *es = NULL;
@@ -333,6 +333,15 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	if (r == 0)
 		r = hp_object__find(t, maps, nmaps, p->info.build_id, p->info.build_id_len,
 				    p->info.target_name, &obj);
+	/* Holding every thread makes us the only hotpatch on this process
+	 * (another tracer cannot seize it): only now are the ledgers the truth. */
+	if (r == 0)
+		r = hp_target__seize_all(t);
+	if (r == 0) {
+		free(maps);
+		maps = NULL;
+		r = hp_target__maps(t, &maps, &nmaps);
+	}
 	if (r == 0)
 		r = hp_ledger__scan(t, maps, nmaps, &ls);
 	if (r < 0)
@@ -356,20 +365,31 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 		goto out;
 
 	/* What no thread may be in: the functions replaced and the code of the level replaced. */
-	ranges = calloc(nes + 1, sizeof(*ranges));
+	ranges = calloc(2 * nes + 1, sizeof(*ranges));
 	if (!ranges) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < nes; i++)
+	for (size_t i = 0; i < nes; i++) {
+		char cold[200];
+		struct hp_sym cs;
+
 		ranges[nranges++] = (struct hp_range){ es[i].func_addr, es[i].func_addr + es[i].func_size,
 						       es[i].name };
+		/* gcc moves unlikely paths out into NAME.cold: a thread there is
+		 * inside the function too (it jumps back into its body). */
+		snprintf(cold, sizeof(cold), "%s.cold", es[i].name);
+		if (obj.elf && hp_elf__find_symbol(obj.elf, cold,
+						   i < p->nfuncs && p->funcs[i].old_file[0] ? p->funcs[i].old_file : NULL,
+						   0, &cs) == 0 && cs.size)
+			ranges[nranges++] = (struct hp_range){ obj.base + cs.value,
+							       obj.base + cs.value + cs.size, es[i].name };
+		hp_err_clear();
+	}
 	if (top)
 		ranges[nranges++] = (struct hp_range){ top->text_start, top->text_end, top->patch_id };
 
 	r = hp_safety__new(pid, &safety);
-	if (r == 0)
-		r = hp_target__seize_all(t);
 	if (r == 0)
 		r = load(t, p, &maps, &nmaps, &obj, sizeof(struct hp_ledger) + nes * sizeof(*es), &img,
 			 &map, &map_len);
@@ -424,6 +444,7 @@ out:
 	hp_safety__free(safety);
 	hp_image__free(&img);
 	hp_ledger__free(&ls);
+	hp_object__release(&obj);
 	free(ranges);
 	free(es);
 	free(maps);

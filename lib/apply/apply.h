@@ -75,7 +75,9 @@ struct hp_object {
 	char map_files[96];	/* /proc/pid/map_files/... of its offset-0 mapping */
 	uint64_t base;		/* load base: runtime address = base + st_value */
 	uint64_t lo, hi;	/* extent of its mappings */
+	struct hp_elf *elf;	/* its file, as mapped; hp_object__release() closes it */
 };
+void hp_object__release(struct hp_object *obj);
 
 int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
 		    const uint8_t *build_id, size_t build_id_len, const char *name_hint,

@@ -40,6 +40,7 @@ static int try_object(struct hp_target *t, const struct hp_map *maps, size_t nma
 	snprintf(ret->path, sizeof(ret->path), "%s", m->path);
 	snprintf(ret->map_files, sizeof(ret->map_files), "%s", mf);
 	ret->base = m->start - hp_elf__first_load_vaddr(e);
+	ret->elf = e;
 	ret->lo = m->start;
 	ret->hi = m->end;
 	for (size_t k = 0; k < nmaps; k++)
@@ -49,8 +50,13 @@ static int try_object(struct hp_target *t, const struct hp_map *maps, size_t nma
 			if (maps[k].end > ret->hi)
 				ret->hi = maps[k].end;
 		}
-	hp_elf__close(e);
 	return 1;
+}
+
+void hp_object__release(struct hp_object *obj)
+{
+	hp_elf__close(obj->elf);
+	obj->elf = NULL;
 }
 
 int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps,

@@ -25,6 +25,8 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	hp_err_clear();
 	memset(res, 0, sizeof(*res));
 	r = hp_target__open(pid, &t);
+	if (r == 0) /* exclusive from here: see hp_apply */
+		r = hp_target__seize_all(t);
 	if (r == 0)
 		r = hp_target__maps(t, &maps, &nmaps);
 	if (r == 0)
@@ -58,8 +60,6 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	range = (struct hp_range){ l->text_start, l->text_end, l->patch_id };
 
 	r = hp_safety__new(pid, &safety);
-	if (r == 0)
-		r = hp_target__seize_all(t);
 	if (r == 0)
 		r = hp_quiesce(t, safety, &maps, &nmaps, &range, 1, timeout, &attempts);
 	if (r < 0)

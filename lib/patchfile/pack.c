@@ -320,6 +320,10 @@ static int collect_syms(const struct hp_elf *t, const struct obj *o, struct buf 
 		}
 		if (r < 0)
 			return r;
+		if (ts.type == STT_GNU_IFUNC)
+			return hp_err(-HP_E_UNSUPPORTED,
+				      "%s is an IFUNC defined by the target itself (a static executable?): its address is a resolver, and calling it from a patch is not supported yet",
+				      s->name);
 		e.name = buf_str(strs, s->name);
 		e.file = buf_str(strs, ts.file ? ts.file : "");
 		e.target_addr = ts.value;

@@ -266,7 +266,7 @@ static int parse_elf(struct hp_patch *p)
 	GElf_Ehdr eh;
 	Elf_Scn *scn = NULL;
 	size_t shstrndx, nsecs, symtab_idx = 0;
-	int r = 0, have_info = 0, have_funcs = 0;
+	int r = 0, have_info = 0, have_funcs = 0, have_syms = 0;
 
 	if (p->len < sizeof(Elf64_Ehdr) || memcmp(p->buf, ELFMAG, SELFMAG))
 		return BAD("not an ELF file");
@@ -390,13 +390,15 @@ static int parse_elf(struct hp_patch *p)
 				continue;
 			r = parse_rela(p, scn, &sh, symtab_idx);
 		} else if (!strcmp(s->name, HP_SEC_INFO)) {
-			r = s->data ? parse_info(p, s->data, s->size) : BAD("empty %s", HP_SEC_INFO);
-			have_info = 1;
+			/* a second copy would be ambiguous (and leak the first's tables) */
+			r = have_info++ ? BAD("two %s sections", HP_SEC_INFO) :
+			    s->data ? parse_info(p, s->data, s->size) : BAD("empty %s", HP_SEC_INFO);
 		} else if (!strcmp(s->name, HP_SEC_FUNCS)) {
-			r = s->data ? parse_funcs(p, s->data, s->size) : BAD("empty %s", HP_SEC_FUNCS);
-			have_funcs = 1;
+			r = have_funcs++ ? BAD("two %s sections", HP_SEC_FUNCS) :
+			    s->data ? parse_funcs(p, s->data, s->size) : BAD("empty %s", HP_SEC_FUNCS);
 		} else if (!strcmp(s->name, HP_SEC_SYMS)) {
-			r = s->data ? parse_syms(p, s->data, s->size) : BAD("empty %s", HP_SEC_SYMS);
+			r = have_syms++ ? BAD("two %s sections", HP_SEC_SYMS) :
+			    s->data ? parse_syms(p, s->data, s->size) : BAD("empty %s", HP_SEC_SYMS);
 		}
 		if (r < 0)
 			goto out;

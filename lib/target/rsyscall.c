@@ -102,6 +102,10 @@ static int step_syscall(struct hp_target *t, struct hp_thread *th, int *pending_
 			*pending_sig = WSTOPSIG(st);
 			continue;
 		}
+		if ((st >> 16) != 0)
+			/* A group-stop (the process was stopped meanwhile): the
+			 * call did not run. */
+			return hp_err(-HP_E_REMOTE, "process %d was stopped during a remote call", t->pid);
 		return 0;
 	}
 }
@@ -181,6 +185,10 @@ int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args_in
 	r = step_syscall(t, th, &pending);
 	if (r == 0 && ptrace(PTRACE_GETREGS, th->tid, 0, &regs) < 0)
 		r = -errno;
+	/* The step must have executed exactly the syscall instruction. */
+	if (r == 0 && regs.rip != t->syscall_insn + 2)
+		r = hp_err(-HP_E_REMOTE, "remote call in process %d did not run (pc 0x%llx)", t->pid,
+			   (unsigned long long)regs.rip);
 	if (r == 0)
 		*ret_val = (long)regs.rax;
 

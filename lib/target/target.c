@@ -44,6 +44,12 @@ int hp_target__open(pid_t pid, struct hp_target **ret)
 		return hp_err(r, "cannot read /proc/%d/stat: %s", pid, strerror(-r));
 	if (state == 'Z' || state == 'X')
 		return hp_err(-HP_E_GONE, "process %d is exiting (state %c)", pid, state);
+	/* A job-control stop would turn our single-steps into group-stops: refuse
+	 * rather than resume a process someone deliberately stopped. */
+	if (state == 'T')
+		return hp_err(-HP_E_UNSUPPORTED,
+			      "process %d is stopped (SIGSTOP or a terminal stop); continue it (kill -CONT %d) and try again",
+			      pid, pid);
 
 	t = calloc(1, sizeof(*t));
 	if (!t)

@@ -18,6 +18,16 @@ case_variant() {
 		why "cannot build the victim with $vflags: $(head -c 300 "$T/gcc.out")" || return
 	local p
 	for p in v1 newglobal static; do
+		if [ "$name" = static ] && [ "$p" = static ]; then
+			# strlen is an IFUNC inside a static executable: pack must refuse it, saying so
+			# shellcheck disable=SC2086
+			if PACK_TARGET=$exe make_patch "$T/$p-$name.hp" "$p.c" -O2 $pflags -- --id "$p"; then
+				why "pack accepted a call to an IFUNC of a static executable" || return
+			fi
+			hp_err | grep -qi ifunc || why "the refusal does not name the IFUNC: $(hp_err)" || return
+			WHY=""
+			continue
+		fi
 		# shellcheck disable=SC2086
 		PACK_TARGET=$exe make_patch "$T/$p-$name.hp" "$p.c" -O2 $pflags -- --id "$p" || return
 	done
@@ -41,11 +51,13 @@ case_variant() {
 	hp_ok revert newglobal "$pid" || return
 	wait_state "$name" "version=0 probe=0 errors=0 counter_ok=1 threads=4" || return
 
-	hp_ok apply "$T/static-$name.hp" "$pid" || return
-	wait_state "$name" "tag=1 tprobe=1 version=0 errors=0 counter_ok=1 threads=4" || return
-	progressing "$name" || return
-	hp_ok revert static "$pid" || return
-	wait_state "$name" "tag=0 tprobe=0 version=0 errors=0 counter_ok=1 threads=4" || return
+	if [ "$name" != static ]; then
+		hp_ok apply "$T/static-$name.hp" "$pid" || return
+		wait_state "$name" "tag=1 tprobe=1 version=0 errors=0 counter_ok=1 threads=4" || return
+		progressing "$name" || return
+		hp_ok revert static "$pid" || return
+		wait_state "$name" "tag=0 tprobe=0 version=0 errors=0 counter_ok=1 threads=4" || return
+	fi
 
 	untraced "$pid" || return
 	[ "$(text_bytes "$pid" compute compute_slow tag)" = "$orig" ] || why "code after the reverts differs from the original" || return

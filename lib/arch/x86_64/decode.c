@@ -7,7 +7,9 @@ static int is_direct_branch(csh cs, const cs_insn *insn, uint64_t *ret_target)
 {
 	const cs_x86 *x = &insn->detail->x86;
 
-	if (!cs_insn_group(cs, insn, CS_GRP_JUMP) && !cs_insn_group(cs, insn, CS_GRP_CALL))
+	/* loop/loope/loopne are only in BRANCH_RELATIVE (capstone 4), not JUMP */
+	if (!cs_insn_group(cs, insn, CS_GRP_JUMP) && !cs_insn_group(cs, insn, CS_GRP_CALL) &&
+	    !cs_insn_group(cs, insn, CS_GRP_BRANCH_RELATIVE))
 		return 0;
 	if (x->op_count != 1 || x->operands[0].type != X86_OP_IMM)
 		return 0;
