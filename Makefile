@@ -45,7 +45,7 @@ deps:
 	@scripts/install-deps
 
 check: deps
-	$(MAKE) all victims $(UNIT_BIN)
+	$(MAKE) all victims $(UNIT_BIN) $(BUILD)/fuzz/fuzz-patch
 	tests/run
 
 demo: deps
