@@ -419,7 +419,7 @@ static int parse_elf(struct hp_patch *p)
 			    (p->secs[s->shndx].flags & SHF_EXECINSTR))
 				break;
 		}
-		if (k == p->nsyms) {
+		if (k >= p->nsyms) {
 			r = BAD("replacement function %s is not defined in the patch code",
 				p->funcs[i].new_name);
 			goto out;
