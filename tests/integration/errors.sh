@@ -7,7 +7,7 @@
 CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
 error-revert-not-top error-apply-lower-level error-usage error-json-result
-error-stopped-process error-stopped-process-keeps-fds"
+error-stopped-process error-stopped-process-keeps-fds error-not-root"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -257,6 +257,29 @@ if ! make_patch "$PATCH_DIR/v1.hp" v1.c ||
 	for c in $CASES; do echo "FAIL: $c: $WHY"; done
 	exit 1
 fi
+# Without root (here: user nobody, no capabilities) ptrace of another
+# user's process is denied: a clear error that says what is needed, and the
+# target untouched.  The patch, key store and journal are made readable and
+# writable for nobody so that the refusal is the ptrace one.
+case_not_root() {
+	command -v setpriv >/dev/null || { echo "SKIP: error-not-root: setpriv missing"; return 0; }
+	fresh n || return
+	local pub=$T/nobody
+	mkdir -p "$pub" && cp "$PATCH_DIR/v1.hp" "$pub/" && chmod 0755 "$pub" && chmod 0644 "$pub/v1.hp"
+	touch "$pub/journal" && chown nobody "$pub/journal"
+	chmod 0711 "$T"
+	HOTPATCH_JOURNAL=$pub/journal setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		"$HOTPATCH" apply --allow-unsigned "$pub/v1.hp" "$PID" >"$T/hp.out" 2>"$T/hp.err"
+	HP_RC=$?
+	chmod 0700 "$T"
+	[ "$HP_RC" = 1 ] || why "apply as nobody exited $HP_RC, expected 1: $(hp_err)" || return
+	grep -q '^hotpatch: ..' "$T/hp.err" || why "no 'hotpatch: ...' message: $(hp_err)" || return
+	grep -qiE 'root|CAP_SYS_PTRACE|permission' "$T/hp.err" ||
+		why "the message does not say root or CAP_SYS_PTRACE is needed: $(hp_err)" || return
+	intact n "version=0 probe=0 sprobe=0" || return
+	expect_status "$PID" ""
+}
+
 run_case error-wrong-target case_wrong_target
 run_case error-no-such-pid case_no_such_pid
 run_case error-already-traced case_traced
@@ -271,3 +294,4 @@ run_case error-usage case_usage
 run_case error-json-result case_json_error
 run_case error-stopped-process case_stopped
 run_case error-stopped-process-keeps-fds case_stopped_fds
+run_case error-not-root case_not_root
