@@ -679,6 +679,73 @@ static uint8_t *copy(size_t extra)
 	return b;
 }
 
+/* Dump mode, for the CLI's test (tests/integration/malformed.sh): with
+ * HP_DUMP_MALFORMED=DIR, every damaged copy below is also written to
+ * DIR/NNN-what-is-wrong.hp, the base they damage to DIR/base.hp and the
+ * target it was packed against to DIR/target.  With HP_DUMP_TARGET=EXE and
+ * HP_DUMP_OBJ=FILE.o the base is FILE.o packed against EXE instead; a
+ * change that changes nothing in that base is skipped. */
+static const char *dump_dir;
+static int dump_n;
+
+static int dump_file(const char *name, const void *b, size_t n, mode_t mode)
+{
+	char p[4096];
+	int fd, ok;
+
+	snprintf(p, sizeof(p), "%s/%s", dump_dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, b, n) == (ssize_t)n;
+	return close(fd) == 0 && ok ? 0 : -1;
+}
+
+/* DIR/NNN-what.hp, with what in lower case, runs of other characters as '-'. */
+static void dump_variant(const char *what, const uint8_t *b, size_t n)
+{
+	char name[96];
+	size_t k = (size_t)snprintf(name, sizeof(name), "%03d-", ++dump_n);
+
+	for (; *what && k < 80; what++)
+		if ((*what >= 'a' && *what <= 'z') || (*what >= '0' && *what <= '9'))
+			name[k++] = *what;
+		else if (*what >= 'A' && *what <= 'Z')
+			name[k++] = (char)(*what - 'A' + 'a');
+		else if (name[k - 1] != '-')
+			name[k++] = '-';
+	if (name[k - 1] == '-')
+		k--;
+	memcpy(name + k, ".hp", 4);
+	CHECK(dump_file(name, b, n, 0644) == 0);
+}
+
+static void test_dump_setup(void)
+{
+	const char *exe = getenv("HP_DUMP_TARGET"), *obj = getenv("HP_DUMP_OBJ");
+	struct raw t;
+
+	CHECK(!exe == !obj);	/* both or neither */
+	if (exe && obj) {
+		const char *objs[1] = { obj };
+		struct hp_pack_opts o = { .target = exe, .objs = objs, .nobjs = 1, .id = "malformed",
+					  .level = 1, .output = path("dump.hp") };
+
+		hp_err_clear();
+		CHECK_EQ_INT(hp_pack(&o), 0);
+		if (hp_errmsg()[0])
+			printf("  pack: %s\n", hp_errmsg());
+		free(hp.b);
+		CHECK_EQ_INT(raw_read(path("dump.hp"), &hp), 0);
+		hp_err_clear();
+	}
+	CHECK(mkdir(dump_dir, 0755) == 0 || errno == EEXIST);
+	CHECK(hp.b && dump_file("base.hp", hp.b, hp.n, 0644) == 0);
+	CHECK_EQ_INT(raw_read(exe ? exe : path("target"), &t), 0);
+	CHECK(t.b && dump_file("target", t.b, t.n, 0755) == 0);
+	free(t.b);
+}
+
 /* Opens the damaged bytes (and frees them); must be refused as malformed
  * with a detail message. */
 static int refused_line;
@@ -688,6 +755,14 @@ static int refused(const char *what, uint8_t *b, size_t n)
 	struct hp_patch *p = NULL;
 	int r;
 
+	if (dump_dir) {
+		if (n == hp.n && !memcmp(b, hp.b, n)) {
+			printf("  dump: \"%s\" changes nothing in this base, skipped\n", what);
+			free(b);
+			return -HP_E_FORMAT;
+		}
+		dump_variant(what, b, n);
+	}
 	hp_err_clear();
 	r = hp_patch__open_mem(b, n, &p);
 	if (r != -HP_E_FORMAT || !hp_errmsg()[0]) {
@@ -1409,6 +1484,11 @@ int main(void)
 	RUN(test_pack_replace);
 	RUN(test_pack_errors);
 	RUN(test_pack_more);
+	dump_dir = getenv("HP_DUMP_MALFORMED");
+	if (dump_dir && *dump_dir)
+		RUN(test_dump_setup);
+	else
+		dump_dir = NULL;
 	RUN(test_original_opens);
 	RUN(test_bad_files);
 	RUN(test_truncated);
