@@ -67,6 +67,8 @@ static void compact_threads(struct hp_target *t)
 	t->nthreads = j;
 }
 
+static int thread_dead(pid_t tid);
+
 static int seize_one(struct hp_target *t, pid_t tid)
 {
 	struct hp_thread *th;
@@ -75,9 +77,11 @@ static int seize_one(struct hp_target *t, pid_t tid)
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 		int e = errno;
 
-		if (e == ESRCH)
-			return 0; /* exited meanwhile */
+		if (e == ESRCH || thread_dead(tid))
+			return 0; /* exited meanwhile, or exiting */
 		tracer = tracer_of(tid);
+		if (tracer == getpid())
+			return 0; /* ours already (a leader we stopped waiting for) */
 		if (e == EPERM && tracer && tracer != getpid())
 			return hp_err(-HP_E_TRACED, "process %d is traced by pid %d (a debugger?)",
 				      t->pid, tracer);
@@ -152,6 +156,51 @@ void hp_target__lower_priority(struct hp_target *t)
 	}
 }
 
+/* Is the thread dead for good (gone, or a zombie that will report nothing
+ * more to us)?  A thread-group leader whose siblings are still exiting is a
+ * zombie that waitpid() reports only after them: blocking on it would hang. */
+static int thread_dead(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+pid_t hp_target__waitpid(pid_t tid, int *st)
+{
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		struct timespec ts = { 0, 1000000 };
+		pid_t w = waitpid(tid, st, __WALL | WNOHANG);
+
+		if (w != 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			return w;
+		}
+		if (thread_dead(tid))
+			return 0;
+		/* SIGCHLD is blocked while a process is held (hp_target__open):
+		 * it wakes us when a tracee changes state; 1 ms bounds a miss. */
+		sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
 /* Waits until th reports a ptrace stop.  Signals that arrive first are
  * handed back to the thread at once so that none is lost.  Returns 0 when
  * stopped, -ESRCH when the thread has exited (th->tid is then cleared). */
@@ -159,11 +208,9 @@ static int wait_stopped(struct hp_thread *th)
 {
 	for (;;) {
 		int st, sig;
-		pid_t w = waitpid(th->tid, &st, __WALL);
+		pid_t w = hp_target__waitpid(th->tid, &st);
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
+		if (w <= 0) {
 			th->tid = 0;
 			return -ESRCH;
 		}

@@ -83,13 +83,9 @@ static int step_syscall(struct hp_target *t, struct hp_thread *th, int *pending_
 
 		if (ptrace(PTRACE_SINGLESTEP, th->tid, 0, 0) < 0)
 			return -errno;
-		for (;;) {
-			if (waitpid(th->tid, &st, __WALL) < 0) {
-				if (errno == EINTR)
-					continue;
-				return hp_err(-HP_E_GONE, "process %d exited during a remote call", t->pid);
-			}
-			break;
+		if (hp_target__waitpid(th->tid, &st) <= 0) {
+			th->tid = 0;
+			return hp_err(-HP_E_GONE, "process %d exited during a remote call", t->pid);
 		}
 		if (WIFEXITED(st) || WIFSIGNALED(st)) {
 			th->tid = 0;

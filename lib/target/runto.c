@@ -137,11 +137,8 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 			ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs);
 		}
 	}
-	/* Drop the SIGCHLDs we caused, unless the caller had it blocked itself. */
-	if (!sigismember(&old, SIGCHLD))
-		while (sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
-			;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	(void)zero;
 	free(state);
 	*ret_arrived = arrived;
 	return 0;

@@ -1,6 +1,8 @@
 /* A live process: opening it, its memory and its maps. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include "common/common.h"
@@ -69,6 +71,15 @@ int hp_target__open(pid_t pid, struct hp_target **ret)
 	 * with more runnable threads than cores a normally scheduled tracer
 	 * waits a time slice for every wake-up (SCHED_FIFO where permitted). */
 	hp_target__raise_priority(t);
+	/* Tracee state changes arrive as SIGCHLD: keep them pending for
+	 * sigtimedwait() (hp_target__waitpid) while we hold the process. */
+	{
+		sigset_t chld;
+
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		pthread_sigmask(SIG_BLOCK, &chld, &t->saved_mask);
+	}
 	*ret = t;
 	return 0;
 }
@@ -79,6 +90,17 @@ void hp_target__close(struct hp_target *t)
 		return;
 	hp_target__detach_all(t);
 	hp_target__lower_priority(t);
+	/* Drop the SIGCHLDs our tracing caused, unless the caller blocked it too. */
+	if (!sigismember(&t->saved_mask, SIGCHLD)) {
+		sigset_t chld;
+		struct timespec zero = { 0, 0 };
+
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		while (sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &t->saved_mask, NULL);
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);
 	free(t->threads);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -33,7 +34,12 @@ struct hp_target {
 	double longest_pause_ms;
 	int fifo_raised;	/* tracer runs SCHED_FIFO during the stop window */
 	uint64_t syscall_insn;	/* address of a `syscall` instruction in the target */
+	sigset_t saved_mask;	/* the caller's signal mask (SIGCHLD is blocked while held) */
 };
+
+/* waitpid(tid, __WALL) that cannot hang on a thread that will never report
+ * (a zombie thread-group leader): returns tid, -1 on error, 0 when dead. */
+pid_t hp_target__waitpid(pid_t tid, int *st);
 
 /* Scheduling of the calling thread while it holds a process. */
 void hp_target__raise_priority(struct hp_target *t);

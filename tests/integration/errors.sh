@@ -7,7 +7,7 @@
 CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
 error-revert-not-top error-apply-lower-level error-usage error-json-result
-error-stopped-process error-stopped-process-keeps-fds error-not-root"
+error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -280,6 +280,18 @@ case_not_root() {
 	expect_status "$PID" ""
 }
 
+# The process exits while apply waits for a sleeping thread to leave the
+# function: apply ends promptly with "process exited", it does not hang.
+case_exits_mid_apply() {
+	start_victim x --mode sleepy --threads 2 --sleep-ms 20000 --max-seconds 3 || return
+	local pid=${VPID[x]} t0 t1
+	t0=$(date +%s)
+	hp_refused 1 apply "$PATCH_DIR/v1.hp" "$pid" --timeout 15 || return
+	t1=$(date +%s)
+	grep -qi 'exit' "$T/hp.err" || why "the message does not say the process exited: $(hp_err)" || return
+	[ $((t1 - t0)) -le 8 ] || why "apply took $((t1 - t0)) s after the process exited" || return
+}
+
 run_case error-wrong-target case_wrong_target
 run_case error-no-such-pid case_no_such_pid
 run_case error-already-traced case_traced
@@ -295,3 +307,4 @@ run_case error-json-result case_json_error
 run_case error-stopped-process case_stopped
 run_case error-stopped-process-keeps-fds case_stopped_fds
 run_case error-not-root case_not_root
+run_case error-exits-mid-apply case_exits_mid_apply
