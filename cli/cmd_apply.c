@@ -111,6 +111,19 @@ static const char *result_word(int r)
 	       code == EXIT_UNSAFE ? "unsafe" : "error";
 }
 
+/* Journals a refusal for every process the command named. */
+static void journal_refusal(struct cli *c, const struct targets *t, const uint8_t sha[32],
+			    const char *keyid, const char *why)
+{
+	for (int i = 0; i < t->n; i++)
+		if (policy_journal("refuse", NULL, sha, keyid, t->pids[i], "error", why) < 0) {
+			fprintf(stderr, "%s: warning: the refusal could not be journaled: %s\n", c->prog,
+				hp_errmsg());
+			hp_err_clear();
+			break;
+		}
+}
+
 /* Reads, verifies (before any parsing) and opens the patch of an apply.
  * Refusals are journaled.  Returns an exit code. */
 static int open_verified(struct cli *c, const struct targets *t, struct hp_patch **ret,
@@ -129,7 +142,14 @@ static int open_verified(struct cli *c, const struct targets *t, struct hp_patch
 		if (policy_requires_signature()) {
 			r = hp_err(-EPERM, "%s sets require_signature = yes: --allow-unsigned is refused",
 				   policy_conf_path());
-			policy_journal("refuse", NULL, sha, "", 0, "error", hp_errmsg());
+			{
+				char why[1024];
+
+				snprintf(why, sizeof(why), "%s", hp_errmsg());
+				journal_refusal(c, t, sha, "", why);
+				hp_err_clear();
+				hp_err(r, "%s", why);
+			}
 			free(bytes);
 			return cli_fail(c, r, "apply %s", t->first);
 		}
@@ -141,7 +161,9 @@ static int open_verified(struct cli *c, const struct targets *t, struct hp_patch
 			char why[1024];
 
 			snprintf(why, sizeof(why), "signature: %s", hp_errmsg()[0] ? hp_errmsg() : hp_strerror(r));
-			policy_journal("refuse", NULL, sha, keyid, 0, "error", why);
+			journal_refusal(c, t, sha, keyid, why);
+			hp_err_clear();
+			hp_err(r, "%s", why + strlen("signature: "));
 			free(bytes);
 			return cli_fail(c, r, "apply %s: signature check failed", t->first);
 		}
@@ -152,7 +174,7 @@ static int open_verified(struct cli *c, const struct targets *t, struct hp_patch
 		char why[1024];
 
 		snprintf(why, sizeof(why), "%s: %s", hp_strerror(r), hp_errmsg());
-		policy_journal("refuse", NULL, sha, keyid, 0, "error", why);
+		journal_refusal(c, t, sha, keyid, why);
 		hp_err_clear();
 		hp_err(r, "%s", why + strlen(hp_strerror(r)) + 2);
 		return cli_fail(c, r, "apply %s", t->first);

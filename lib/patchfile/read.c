@@ -128,7 +128,8 @@ static int parse_funcs(struct hp_patch *p, const uint8_t *d, size_t n)
 		memcpy(f->old_sha256, e.old_sha256, 32);
 		if (f->old_size == 0 || f->old_size > (16u << 20) ||
 		    f->old_addr + f->old_size < f->old_addr)
-			return BAD("%s: %s has size %lu", HP_SEC_FUNCS, f->old_name,
+			return BAD("%s: %s at 0x%lx with size %lu: size zero, over 16 MiB, or past the end of the address space",
+				   HP_SEC_FUNCS, f->old_name, (unsigned long)f->old_addr,
 				   (unsigned long)f->old_size);
 	}
 	/* The same function twice, or two overlapping ones, cannot both be redirected. */
@@ -199,8 +200,8 @@ static int parse_symtab(struct hp_patch *p, Elf *elf, Elf_Scn *scn, GElf_Shdr *s
 		ps->shndx = s.st_shndx;
 		if (s.st_shndx != SHN_UNDEF && s.st_shndx != SHN_ABS && s.st_shndx != SHN_COMMON &&
 		    s.st_shndx >= p->nsecs)
-			return BAD(".symtab: symbol %s has section index %u out of range", ps->name,
-				   s.st_shndx);
+			return BAD(".symtab: symbol %zu (%s) has section index %u out of range", i,
+				   ps->name[0] ? ps->name : "unnamed", s.st_shndx);
 		if (s.st_shndx == SHN_COMMON)
 			return BAD("symbol %s is a COMMON symbol; compile the patch with -fno-common",
 				   ps->name);
