@@ -481,36 +481,12 @@ static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *r
 int hp_safety__check(struct hp_safety *s, const struct hp_thread_snap *threads, size_t nthreads,
 		     const struct hp_range *ranges, size_t nranges, struct hp_unsafe *ret_unsafe)
 {
-	struct walk w = { .s = s, .ranges = ranges, .nranges = nranges, .lo = UINT64_MAX, .hi = 0 };
-	struct hp_unsafe dummy;
-	int r = 0;
+	struct hp_unsafe first = { 0 };
+	size_t n = 0;
+	int r = hp_safety__check_all(s, threads, nthreads, ranges, nranges, &first, 1, &n);
 
-	if (!s || (nthreads && !threads) || (nranges && !ranges))
-		return -EINVAL;
-	if (!ret_unsafe)
-		ret_unsafe = &dummy;
-	for (size_t i = 0; i < nranges; i++) {
-		if (ranges[i].start >= ranges[i].end)
-			continue;
-		if (ranges[i].start < w.lo)
-			w.lo = ranges[i].start;
-		if (ranges[i].end > w.hi)
-			w.hi = ranges[i].end;
-	}
-	if (w.lo >= w.hi)
-		return 0;	/* nothing to avoid */
-
-	s->threads = threads;
-	s->nthreads = nthreads;
-	in_stop_window = true;
-	for (size_t i = 0; i < nthreads && r == 0; i++) {
-		w.t = &threads[i];
-		r = check_thread(s, &w, ret_unsafe);
-	}
-	in_stop_window = false;
-	s->threads = NULL;
-	s->nthreads = 0;
-	s->cur = NULL;
+	if (r == -HP_E_UNSAFE && ret_unsafe)
+		*ret_unsafe = first;
 	return r;
 }
 
