@@ -225,8 +225,18 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 				int jr;
 
 				snprintf(reason, sizeof(reason), "%s", r < 0 ? hp_errmsg() : "");
-				jr = policy_journal(cmd, &info, revert ? NULL : sha, keyid, t.pids[i],
-						    result_word(r), reason);
+				if (revert && r == 0) {
+					/* The ledger in the process told what was reverted. */
+					struct hp_patch_info ri = info;
+
+					memcpy(ri.build_id, res.build_id, res.build_id_len);
+					ri.build_id_len = res.build_id_len;
+					jr = policy_journal(cmd, &ri, res.patch_sha256, keyid, t.pids[i],
+							    result_word(r), reason);
+				} else {
+					jr = policy_journal(cmd, &info, revert ? NULL : sha, keyid, t.pids[i],
+							    result_word(r), reason);
+				}
 				if (jr < 0 && r == 0) {
 					/* The process is consistently patched; the record is missing. */
 					fprintf(stderr, "%s: %s: pid %d: done, but the journal could not be written: %s\n",

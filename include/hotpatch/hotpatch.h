@@ -119,6 +119,9 @@ struct hp_apply_result {
 	double pause_ms;	/* longest time all threads were stopped */
 	double total_ms;
 	uint64_t map_start, map_len;
+	uint8_t build_id[64];	/* of the patched object */
+	size_t build_id_len;
+	uint8_t patch_sha256[32];	/* of the patch file applied or reverted */
 };
 
 int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *opts,

@@ -426,6 +426,9 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	res->attempts = attempts;
 	res->map_start = map;
 	res->map_len = map_len;
+	res->build_id_len = p->info.build_id_len;
+	memcpy(res->build_id, p->info.build_id, p->info.build_id_len);
+	memcpy(res->patch_sha256, p->sha256, 32);
 	res->pause_ms = t->longest_pause_ms;
 	goto out;
 

@@ -84,6 +84,9 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	res->pause_ms = t->longest_pause_ms;
 	res->map_start = l->map_start;
 	res->map_len = l->map_len;
+	res->build_id_len = l->build_id_len < 64 ? l->build_id_len : 64;
+	memcpy(res->build_id, l->build_id, res->build_id_len);
+	memcpy(res->patch_sha256, l->patch_sha256, 32);
 out:
 	res->total_ms = hp_now_ms() - t0;
 	hp_target__close(t);
