@@ -6,7 +6,6 @@
 #include "build/diff.h"
 #include "cli.h"
 
-int cmd_diff(struct cli *c, int argc, char **argv);
 
 /* One section of the human output: the entries of a kind and status. */
 static void print_group(const struct hp_diff *d, int kind, int status, const char *title)
