@@ -128,7 +128,22 @@ static int build_entries(struct hp_target *t, const struct hp_patch *p, const st
 	return 0;
 }
 
-/* Writes each entry's new bytes; on failure writes the previous bytes back. */
+/* The bytes an entry holds once its level is applied: a jump to the new
+ * code, or the original bytes for a function the level no longer replaces. */
+static int forward_bytes(const struct hp_ledger_entry *e, uint8_t code[HP_SAVED_LEN])
+{
+	if (!e->new_addr) {
+		memcpy(code, e->orig, HP_SAVED_LEN);
+		return 0;
+	}
+	if (hp_arch__encode_jmp(e->addr, e->new_addr, code) < 0)
+		return hp_err(-HP_E_RELOC, "%s: replacement out of jump range", e->name);
+	return 0;
+}
+
+/* forward: writes each entry's applied bytes; else its previous bytes.  On
+ * failure every entry touched (the failing one included: a write may have
+ * been partial) gets its bytes from before this call back. */
 int hp_txn__redirect(struct hp_target *t, struct hp_ledger_entry *es, size_t n, int forward)
 {
 	size_t i;
@@ -136,29 +151,30 @@ int hp_txn__redirect(struct hp_target *t, struct hp_ledger_entry *es, size_t n, 
 
 	for (i = 0; i < n; i++) {
 		uint8_t code[HP_SAVED_LEN];
-		const uint8_t *bytes;
 
-		if (!forward) {
-			bytes = es[i].prev;
-		} else if (es[i].new_addr) {
-			r = hp_arch__encode_jmp(es[i].addr, es[i].new_addr, code);
-			if (r < 0) {
-				r = hp_err(-HP_E_RELOC, "%s: replacement out of jump range", es[i].name);
-				break;
-			}
-			bytes = code;
-		} else {
-			bytes = es[i].orig;
-		}
-		r = hp_target__write(t, es[i].addr, bytes, es[i].len);
+		if (forward)
+			r = forward_bytes(&es[i], code);
+		else
+			memcpy(code, es[i].prev, HP_SAVED_LEN);
+		if (r == 0)
+			r = hp_target__write(t, es[i].addr, code, es[i].len);
 		if (r < 0) {
-			r = hp_err(r, "cannot write the jump into %s: %s", es[i].name, strerror(-r));
+			if (!hp_errmsg()[0])
+				hp_err(r, "cannot write the jump into %s: %s", es[i].name, strerror(-r));
 			break;
 		}
 	}
-	if (r < 0)
-		while (i-- > 0)
-			hp_target__write(t, es[i].addr, forward ? es[i].prev : es[i].orig, es[i].len);
+	if (r < 0) {
+		for (size_t k = 0; k <= i && k < n; k++) {
+			uint8_t code[HP_SAVED_LEN];
+
+			if (forward)
+				memcpy(code, es[k].prev, HP_SAVED_LEN);
+			else if (forward_bytes(&es[k], code) < 0)
+				continue;
+			hp_target__write(t, es[k].addr, code, es[k].len);
+		}
+	}
 	return r;
 }
 
@@ -185,10 +201,16 @@ int hp_txn__unmap(struct hp_target *t, uint64_t start, uint64_t len)
 }
 
 /* Creates the memfd in the target, maps it near the object, fills it. */
+static void fill_ledger(struct hp_image *img, const struct hp_patch *p, const struct hp_object *obj,
+			const struct hp_ledger *top, const struct hp_ledger_entry *es, size_t n);
+
+/* Creates the memfd in the target, maps it near the object, and fills it:
+ * patch code and a PENDING ledger (es get their new addresses). */
 static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **maps, size_t *nmaps,
-		const struct hp_object *obj, size_t ledger_bytes, struct hp_image *img,
-		uint64_t *ret_map, uint64_t *ret_len)
+		const struct hp_object *obj, const struct hp_ledger *top, struct hp_ledger_entry *es,
+		size_t nes, struct hp_image *img, uint64_t *ret_map, uint64_t *ret_len)
 {
+	size_t ledger_bytes = sizeof(struct hp_ledger) + nes * sizeof(*es);
 	char name[128];
 	uint64_t len, at = 0;
 	long fd = -1, got;
@@ -255,6 +277,11 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		goto out;
 	}
 	r = hp_image__build(p, t, *maps, *nmaps, obj, at, ledger_bytes, img);
+	if (r == 0) {
+		for (size_t i = 0; i < nes && i < p->nfuncs; i++)
+			es[i].new_addr = img->func_new[i];
+		fill_ledger(img, p, obj, top, es, nes);
+	}
 	if (r == 0 && pwrite(lfd, img->bytes, img->map_len, 0) != (ssize_t)img->map_len)
 		r = hp_err(-EIO, "cannot write the patch into process %d's memory", t->pid);
 	if (r == 0 && img->text_len)
@@ -363,6 +390,11 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	r = build_entries(t, p, &obj, top, &es, &nes);
 	if (r < 0)
 		goto out;
+	if (nes > HP_LEDGER_MAX_ENTRIES) {
+		r = hp_err(-HP_E_UNSUPPORTED, "%zu redirected functions: the ledger holds at most %d",
+			   nes, HP_LEDGER_MAX_ENTRIES);
+		goto out;
+	}
 
 	/* What no thread may be in: the functions replaced and the code of the level replaced. */
 	ranges = calloc(2 * nes + 1, sizeof(*ranges));
@@ -391,18 +423,9 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 
 	r = hp_safety__new(pid, &safety);
 	if (r == 0)
-		r = load(t, p, &maps, &nmaps, &obj, sizeof(struct hp_ledger) + nes * sizeof(*es), &img,
-			 &map, &map_len);
+		r = load(t, p, &maps, &nmaps, &obj, top, es, nes, &img, &map, &map_len);
 	if (r < 0)
 		goto out;
-	for (size_t i = 0, k = 0; i < nes; i++)
-		if (i < p->nfuncs)
-			es[i].new_addr = img.func_new[k++];
-	fill_ledger(&img, p, &obj, top, es, nes);
-	/* The ledger page in the process must say what we are about to do. */
-	r = hp_target__write(t, map, img.bytes, sizeof(struct hp_ledger) + nes * sizeof(*es));
-	if (r < 0)
-		goto unmap;
 
 	r = hp_quiesce(t, safety, &maps, &nmaps, ranges, nranges, timeout, &attempts);
 	if (r < 0)
@@ -433,9 +456,19 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	goto out;
 
 unmap:
-	/* Undo in reverse: jumps, ledger states, the mapping. */
+	/* Undo in reverse: jumps, ledger states, the mapping -- which must stay
+	 * while any jump into it might remain. */
 	if (redirected) {
-		hp_txn__redirect(t, es, nes, 0);
+		char why[1024];
+
+		snprintf(why, sizeof(why), "%s", hp_errmsg());
+		if (hp_txn__redirect(t, es, nes, 0) < 0) {
+			hp_ledger__set_state(t, (struct hp_ledger *)img.bytes, HP_LEDGER_ACTIVE);
+			hp_err_clear();
+			r = hp_err(r, "%s; undoing it failed too: the patch stays applied (see hotpatch status)",
+				   why);
+			goto out;
+		}
 		if (top)
 			hp_ledger__set_state(t, top, HP_LEDGER_ACTIVE);
 	}

@@ -31,6 +31,7 @@
 #define HP_LEDGER_VERSION 1
 #define HP_MEMFD_PREFIX "hotpatch:"
 #define PAGE 4096ul
+#define HP_LEDGER_MAX_ENTRIES 4096
 
 enum hp_ledger_state {
 	HP_LEDGER_PENDING = 0,	/* loaded, jumps not written (or left by a crash) */

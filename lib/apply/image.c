@@ -74,7 +74,9 @@ static int count_slots(const struct hp_patch *p, struct slots *sl)
 
 			if ((is_got_reloc(r->type) || external) && sl->got[r->sym] < 0)
 				sl->got[r->sym] = (int32_t)sl->ngot++;
-			if (external && (r->type == R_X86_64_PLT32 || r->type == R_X86_64_PC32) &&
+			/* Only calls may go through a stub: a PC32 data reference to a
+			 * far symbol is an error (compile the patch with -fPIC). */
+			if (external && r->type == R_X86_64_PLT32 &&
 			    sl->stub[r->sym] < 0)
 				sl->stub[r->sym] = (int32_t)sl->nstub++;
 		}
@@ -240,6 +242,7 @@ range:
 		      symname, sec->name, (unsigned long)r->offset, (unsigned long)(S + A),
 		      r->type == R_X86_64_32 || r->type == R_X86_64_32S
 			      ? "; compile the patch with -fPIC or -fPIE"
+			      : r->type == R_X86_64_PC32 ? "; compile the patch with -fPIC (far data is then reached through the GOT)"
 			      : "");
 }
 

@@ -8,7 +8,7 @@
 #include "apply/apply.h"
 #include "apply/quiesce.h"
 
-#define STACK_SNAPSHOT_MAX (512u << 10)
+#define STACK_SNAPSHOT_MAX (8u << 20)	/* a default thread stack: deeper is rare */
 
 static void snapshots_free(struct hp_thread_snap *s, size_t n)
 {
@@ -165,8 +165,10 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 		pid_t *safe = NULL;
 
 		r = hp_target__stop_all(t);
-		if (r < 0)
+		if (r < 0) {
+			hp_target__resume_all(t);
 			break;
+		}
 		if (cap < t->nthreads) {
 			free(un);
 			cap = t->nthreads * 2;
@@ -189,9 +191,20 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 			hp_err_clear();
 			if (!escape(t, un, nun < cap ? nun : cap, budget < 20 ? budget : 20))
 				break;
-			/* Only the threads that ran (and any born meanwhile) need a new look. */
-			nsafe = safe_threads(t, un, nun < cap ? nun : cap, &safe);
+			/* Only the threads that ran (and any born meanwhile) need a new
+			 * look -- unless the unsafe list overflowed: then all do. */
+			nsafe = nun <= cap ? safe_threads(t, un, nun, &safe) : 0;
 			r = hp_target__stop_all(t); /* registers again; threads born meanwhile */
+			if (r == 0 && cap < t->nthreads) {
+				struct hp_unsafe *nu = realloc(un, t->nthreads * 2 * sizeof(*un));
+
+				if (!nu) {
+					r = -ENOMEM;
+					break;
+				}
+				un = nu;
+				cap = t->nthreads * 2;
+			}
 			if (r == 0)
 				r = snap_and_check(t, safety, maps, nmaps, safe, nsafe, ranges, nranges, un,
 						   cap, &nun);

@@ -73,16 +73,23 @@ static int seize_one(struct hp_target *t, pid_t tid)
 {
 	struct hp_thread *th;
 	int tracer;
+	/* With a seccomp filter, the system calls we run inside the process
+	 * could kill it: suspend the filter for as long as we hold the thread
+	 * (CAP_SYS_ADMIN needed; CRIU does the same).  Without the capability,
+	 * seize plainly. */
+	int ok = ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_SUSPEND_SECCOMP) == 0;
 
-	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+	if (!ok && errno == EPERM && !tracer_of(tid))
+		ok = ptrace(PTRACE_SEIZE, tid, 0, 0) == 0;
+	if (!ok) {
 		int e = errno;
 
 		if (e == ESRCH || thread_dead(tid))
 			return 0; /* exited meanwhile, or exiting */
 		tracer = tracer_of(tid);
-		if (tracer == getpid())
+		if (tracer == gettid())
 			return 0; /* ours already (a leader we stopped waiting for) */
-		if (e == EPERM && tracer && tracer != getpid())
+		if (e == EPERM && tracer && tracer != gettid())
 			return hp_err(-HP_E_TRACED, "process %d is traced by pid %d (a debugger?)",
 				      t->pid, tracer);
 		return hp_err(-e, "cannot ptrace thread %d of process %d: %s", tid, t->pid,
@@ -140,18 +147,24 @@ int hp_target__seize_all(struct hp_target *t)
 
 void hp_target__raise_priority(struct hp_target *t)
 {
-	struct sched_param sp = { .sched_priority = 1 };
+	struct sched_param sp = { .sched_priority = 1 }, old;
 
-	if (!t->fifo_raised && sched_setscheduler(0, SCHED_FIFO, &sp) == 0)
+	if (t->fifo_raised)
+		return;
+	t->saved_policy = sched_getscheduler(0);
+	if (t->saved_policy < 0 || sched_getparam(0, &old) < 0)
+		return;
+	t->saved_prio = old.sched_priority;
+	if (sched_setscheduler(0, SCHED_FIFO, &sp) == 0)
 		t->fifo_raised = 1;
 }
 
 void hp_target__lower_priority(struct hp_target *t)
 {
-	struct sched_param sp = { .sched_priority = 0 };
+	struct sched_param sp = { .sched_priority = t->saved_prio };
 
 	if (t->fifo_raised) {
-		sched_setscheduler(0, SCHED_OTHER, &sp);
+		sched_setscheduler(0, t->saved_policy, &sp);
 		t->fifo_raised = 0;
 	}
 }

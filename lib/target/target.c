@@ -71,14 +71,22 @@ int hp_target__open(pid_t pid, struct hp_target **ret)
 	 * with more runnable threads than cores a normally scheduled tracer
 	 * waits a time slice for every wake-up (SCHED_FIFO where permitted). */
 	hp_target__raise_priority(t);
-	/* Tracee state changes arrive as SIGCHLD: keep them pending for
-	 * sigtimedwait() (hp_target__waitpid) while we hold the process. */
+	/* While we hold the process: tracee state changes arrive as SIGCHLD
+	 * and stay pending for sigtimedwait() (hp_target__waitpid); and a
+	 * Ctrl-C, hang-up or kill(TERM) waits until the process is ours no
+	 * more, so it never finds a borrowed thread or half the jumps written.
+	 * (SIGKILL cannot be held back.) */
 	{
-		sigset_t chld;
+		sigset_t set;
 
-		sigemptyset(&chld);
-		sigaddset(&chld, SIGCHLD);
-		pthread_sigmask(SIG_BLOCK, &chld, &t->saved_mask);
+		sigemptyset(&set);
+		sigaddset(&set, SIGCHLD);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP);
+		sigaddset(&set, SIGQUIT);
+		sigaddset(&set, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &set, &t->saved_mask);
 	}
 	*ret = t;
 	return 0;
@@ -90,16 +98,7 @@ void hp_target__close(struct hp_target *t)
 		return;
 	hp_target__detach_all(t);
 	hp_target__lower_priority(t);
-	/* Drop the SIGCHLDs our tracing caused, unless the caller blocked it too. */
-	if (!sigismember(&t->saved_mask, SIGCHLD)) {
-		sigset_t chld;
-		struct timespec zero = { 0, 0 };
-
-		sigemptyset(&chld);
-		sigaddset(&chld, SIGCHLD);
-		while (sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
-			;
-	}
+	/* Pending signals are delivered now, the process being consistent. */
 	pthread_sigmask(SIG_SETMASK, &t->saved_mask, NULL);
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);

@@ -32,7 +32,9 @@ struct hp_target {
 	size_t nthreads, cap;
 	double stop_started_ms;	/* when the current stop-all began */
 	double longest_pause_ms;
-	int fifo_raised;	/* tracer runs SCHED_FIFO during the stop window */
+	int fifo_raised;	/* tracer runs SCHED_FIFO while it holds the process */
+	int saved_policy;	/* the caller's scheduling, put back on close */
+	int saved_prio;
 	uint64_t syscall_insn;	/* address of a `syscall` instruction in the target */
 	sigset_t saved_mask;	/* the caller's signal mask (SIGCHLD is blocked while held) */
 };

@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 	unsigned long checks = 0, bad = 0;
 	struct timespec last, now;
 	pthread_t th;
+	char tmp[4096];
 	int n;
 
 	if (argc != 3)
@@ -198,10 +199,13 @@ int main(int argc, char **argv)
 		if (!first && (now.tv_sec - last.tv_sec) * 1000000000L + (now.tv_nsec - last.tv_nsec) < 100000000L)
 			continue;
 		last = now;
-		f = fopen(argv[1], "w");
+		/* Written aside and renamed: a reader never sees half a line. */
+		snprintf(tmp, sizeof(tmp), "%s.tmp", argv[1]);
+		f = fopen(tmp, "w");
 		if (f) {
 			fprintf(f, "ready bad=%lu checks=%lu calls=%lu\n", bad, checks, calls);
-			fclose(f);
+			if (fclose(f) == 0)
+				rename(tmp, argv[1]);
 		}
 	}
 }
