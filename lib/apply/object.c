@@ -50,6 +50,9 @@ static int try_object(struct hp_target *t, const struct hp_map *maps, size_t nma
 			if (maps[k].end > ret->hi)
 				ret->hi = maps[k].end;
 		}
+	/* The anonymous .bss after the last file mapping belongs to it too. */
+	if (ret->base + HP_ALIGN_UP(hp_elf__load_end_vaddr(e), PAGE) > ret->hi)
+		ret->hi = ret->base + HP_ALIGN_UP(hp_elf__load_end_vaddr(e), PAGE);
 	return 1;
 }
 

@@ -532,6 +532,20 @@ uint64_t hp_elf__first_load_vaddr(const struct hp_elf *e)
 	return e ? e->first_load : 0;
 }
 
+uint64_t hp_elf__load_end_vaddr(const struct hp_elf *e)
+{
+	uint64_t end = 0;
+
+	for (size_t i = 0; e && i < e->phnum; i++) {
+		const GElf_Phdr *ph = &e->phdrs[i];
+
+		if (ph->p_type == PT_LOAD && ph->p_vaddr + ph->p_memsz > end &&
+		    ph->p_vaddr + ph->p_memsz >= ph->p_vaddr)
+			end = ph->p_vaddr + ph->p_memsz;
+	}
+	return end;
+}
+
 int hp_elf__find_symbol(const struct hp_elf *e, const char *name, const char *file,
 			unsigned sympos, struct hp_sym *ret)
 {

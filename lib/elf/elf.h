@@ -28,6 +28,8 @@ int hp_elf__build_id(const struct hp_elf *e, uint8_t *buf, size_t bufsz, size_t 
 /* Lowest p_vaddr of the PT_LOAD segments, rounded down to the page: a
  * process maps the file's offset-0 page at load_base + this value. */
 uint64_t hp_elf__first_load_vaddr(const struct hp_elf *e);
+/* End of the highest PT_LOAD segment in memory (its .bss included), 0 when none. */
+uint64_t hp_elf__load_end_vaddr(const struct hp_elf *e);
 
 struct hp_sym {
 	const char *name;	/* points into the hp_elf, valid until close */
