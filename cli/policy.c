@@ -51,35 +51,7 @@ int policy_requires_signature(void)
 
 int policy_read_file(const char *path, uint8_t **ret, size_t *ret_len)
 {
-	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return hp_err(-errno, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
-		close(fd);
-		return hp_err(-HP_E_FORMAT, "%s is not a regular file of at most 64 MiB", path);
-	}
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	close(fd);
-	*ret = buf;
-	*ret_len = got;
-	return 0;
+	return hp_read_file(path, 64u << 20, ret, ret_len);
 }
 
 int policy_verify(const char *path, const char *keys_dir, const uint8_t *bytes, size_t len,

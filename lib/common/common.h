@@ -24,6 +24,11 @@ static inline void hp_closep(int *fd) { if (*fd >= 0) close(*fd); }
 #define _cleanup_free_ __attribute__((cleanup(hp_freep)))
 #define _cleanup_close_ __attribute__((cleanup(hp_closep)))
 
+/* write() until all n bytes are out: 0 or -errno. */
+int hp_write_all(int fd, const void *buf, size_t n);
+/* A whole regular file of at most max bytes into a malloc()ed buffer. */
+int hp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
+
 double hp_now_ms(void);	/* CLOCK_MONOTONIC in milliseconds */
 void hp_hex(const uint8_t *b, size_t n, char *out);	/* out: 2n+1 bytes */
 

@@ -486,33 +486,11 @@ int hp_patch__open_mem(const void *buf, size_t len, struct hp_patch **ret)
 
 int hp_patch__open(const char *path, struct hp_patch **ret)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ uint8_t *buf = NULL;
-	struct stat st;
-	size_t got = 0;
+	size_t len = 0;
+	int r = hp_read_file(path, HP_MAX_FILE, &buf, &len);
 
-	if (fd < 0)
-		return hp_err(-errno, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return hp_err(-HP_E_FORMAT, "%s is not a regular file", path);
-	if ((uint64_t)st.st_size > HP_MAX_FILE)
-		return hp_err(-HP_E_FORMAT, "%s: %ld bytes exceeds the %u-byte limit", path,
-			      (long)st.st_size, HP_MAX_FILE);
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (!buf)
-		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return hp_err(n < 0 ? -errno : -EIO, "cannot read %s", path);
-		got += n;
-	}
-	return hp_patch__open_mem(buf, got, ret);
+	return r < 0 ? r : hp_patch__open_mem(buf, len, ret);
 }
 
 void hp_patch__info(const struct hp_patch *p, struct hp_patch_info *ret)

@@ -416,21 +416,6 @@ const uint8_t *hp_sign__sk_bytes(const struct hp_seckey *sk, const uint8_t **key
 
 /* ---- key generation --------------------------------------------------- */
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Creates path (which must not exist) with mode and contents text. */
 static int create_file(const char *path, mode_t mode, const char *text)
 {
@@ -445,7 +430,7 @@ static int create_file(const char *path, mode_t mode, const char *text)
 	}
 	r = fchmod(fd, mode) < 0 ? -errno : 0;
 	if (r == 0)
-		r = write_all(fd, text, strlen(text));
+		r = hp_write_all(fd, text, strlen(text));
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

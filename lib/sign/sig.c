@@ -379,21 +379,6 @@ int hp_sign(const struct hp_seckey *sk, const void *data, size_t len, const char
 			 untrusted_comment ? untrusted_comment : DEFAULT_UNTRUSTED, ret_sig_text);
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes text to path atomically: a temporary file beside it, renamed. */
 static int write_atomic(const char *path, const char *text)
 {
@@ -407,7 +392,7 @@ static int write_atomic(const char *path, const char *text)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return hp_err(-errno, "cannot create a temporary file beside %s: %s", path, strerror(errno));
-	if (fchmod(fd, 0644) < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0)
+	if (fchmod(fd, 0644) < 0 || hp_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
