@@ -193,6 +193,11 @@ static int thread_dead(pid_t tid)
 
 pid_t hp_target__waitpid(pid_t tid, int *st)
 {
+	return hp_target__waitpid_until(tid, st, 0);
+}
+
+pid_t hp_target__waitpid_until(pid_t tid, int *st, double deadline_ms)
+{
 	sigset_t chld;
 
 	sigemptyset(&chld);
@@ -208,6 +213,10 @@ pid_t hp_target__waitpid(pid_t tid, int *st)
 		}
 		if (thread_dead(tid))
 			return 0;
+		if (deadline_ms > 0 && hp_now_ms() > deadline_ms) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
 		/* SIGCHLD is blocked while a process is held (hp_target__open):
 		 * it wakes us when a tracee changes state; 1 ms bounds a miss. */
 		sigtimedwait(&chld, NULL, &ts);
@@ -217,12 +226,21 @@ pid_t hp_target__waitpid(pid_t tid, int *st)
 /* Waits until th reports a ptrace stop.  Signals that arrive first are
  * handed back to the thread at once so that none is lost.  Returns 0 when
  * stopped, -ESRCH when the thread has exited (th->tid is then cleared). */
+/* How long a thread may take to stop: one in uninterruptible sleep (a hung
+ * network file system, a vfork parent) does not stop until it wakes, and
+ * every other thread of the process would wait stopped meanwhile. */
+#define STOP_WAIT_MS 2000
+
 static int wait_stopped(struct hp_thread *th)
 {
+	double deadline = hp_now_ms() + STOP_WAIT_MS;
+
 	for (;;) {
 		int st, sig;
-		pid_t w = hp_target__waitpid(th->tid, &st);
+		pid_t w = hp_target__waitpid_until(th->tid, &st, deadline);
 
+		if (w < 0 && errno == ETIMEDOUT)
+			return -ETIMEDOUT; /* still seized, not stopped */
 		if (w <= 0) {
 			th->tid = 0;
 			return -ESRCH;
@@ -269,6 +287,7 @@ int hp_target__stop_one(struct hp_target *t, struct hp_thread *th)
 
 int hp_target__stop_all(struct hp_target *t)
 {
+	pid_t stuck = 0;
 	int r;
 
 	if (t->stop_started_ms == 0) /* not already inside a stop window */
@@ -283,10 +302,14 @@ int hp_target__stop_all(struct hp_target *t)
 		for (size_t i = 0; i < t->nthreads; i++) {
 			struct hp_thread *th = &t->threads[i];
 
-			if (th->tid > 0 && !th->stopped)
-				wait_stopped(th);
+			if (th->tid > 0 && !th->stopped && wait_stopped(th) == -ETIMEDOUT && !stuck)
+				stuck = th->tid;
 		}
 		compact_threads(t);
+		if (stuck)
+			return hp_err(-HP_E_UNSAFE,
+				      "thread %d of process %d did not stop within %d ms (uninterruptible sleep: a hung file system, vfork?)",
+				      stuck, t->pid, STOP_WAIT_MS);
 		/* Threads cloned before their parent stopped are listed now. */
 		r = seize_new_threads(t);
 		if (r < 0)

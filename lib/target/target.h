@@ -42,6 +42,8 @@ struct hp_target {
 /* waitpid(tid, __WALL) that cannot hang on a thread that will never report
  * (a zombie thread-group leader): returns tid, -1 on error, 0 when dead. */
 pid_t hp_target__waitpid(pid_t tid, int *st);
+/* The same, giving up at deadline_ms (hp_now_ms() time; 0: never): -1, errno ETIMEDOUT. */
+pid_t hp_target__waitpid_until(pid_t tid, int *st, double deadline_ms);
 
 /* Scheduling of the calling thread while it holds a process. */
 void hp_target__raise_priority(struct hp_target *t);

@@ -7,7 +7,7 @@
 CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
 error-revert-not-top error-apply-lower-level error-usage error-json-result
-error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply"
+error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply error-thread-in-d-state"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -292,6 +292,40 @@ case_exits_mid_apply() {
 	[ $((t1 - t0)) -le 8 ] || why "apply took $((t1 - t0)) s after the process exited" || return
 }
 
+# A thread in uninterruptible sleep (a vfork parent) cannot be stopped:
+# apply gives up after its stop wait (2 s) instead of holding every other
+# thread stopped for as long as the sleep lasts; the process is untouched
+# and no longer traced.
+case_d_state() {
+	local bin=$ROOT/build/victims/vforker pid i st t0 t1
+	[ -x "$bin" ] || why "missing $bin (make victims)" || return
+	printf 'int compute(int x) { volatile int y = x * 3 + 1; return y; }\n' >"$T/dfix.c"
+	gcc -O2 -c "$T/dfix.c" -o "$T/dfix.o" || why "gcc failed" || return
+	hp_ok pack --target "$bin" -o "$T/dfix.hp" --id dfix "$T/dfix.o" || return
+	sign_patch "$T/dfix.hp"
+	"$bin" 10 >/dev/null 2>&1 &
+	pid=$!
+	STARTED_PIDS+=("$pid")
+	for i in $(seq 50); do
+		st=$(grep -h '^State' /proc/"$pid"/task/*/status 2>/dev/null | grep -c 'D (')
+		[ "$st" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ "$st" -ge 1 ] || why "no thread of the vforker reached state D" || return
+	t0=$(date +%s)
+	hp_refused 4 apply "$T/dfix.hp" "$pid" --timeout 3 || return
+	t1=$(date +%s)
+	grep -q 'did not stop' "$T/hp.err" || why "the message does not say a thread did not stop: $(hp_err)" || return
+	[ $((t1 - t0)) -le 10 ] || why "apply took $((t1 - t0)) s" || return
+	untraced "$pid" || return
+	expect_status "$pid" ""
+	# the victim still runs (its own check aborts on a wrong answer)
+	sleep 0.3
+	alive "$pid" || why "the vforker died" || return
+	pkill -9 -P "$pid" 2>/dev/null	# its vfork child, then itself
+	kill -9 "$pid" 2>/dev/null
+}
+
 run_case error-wrong-target case_wrong_target
 run_case error-no-such-pid case_no_such_pid
 run_case error-already-traced case_traced
@@ -308,3 +342,4 @@ run_case error-stopped-process case_stopped
 run_case error-stopped-process-keeps-fds case_stopped_fds
 run_case error-not-root case_not_root
 run_case error-exits-mid-apply case_exits_mid_apply
+run_case error-thread-in-d-state case_d_state
