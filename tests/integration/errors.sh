@@ -324,6 +324,8 @@ case_d_state() {
 	alive "$pid" || why "the vforker died" || return
 	pkill -9 -P "$pid" 2>/dev/null	# its vfork child, then itself
 	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
 }
 
 run_case error-wrong-target case_wrong_target
