@@ -322,9 +322,7 @@ case_d_state() {
 	# the victim still runs (its own check aborts on a wrong answer)
 	sleep 0.3
 	alive "$pid" || why "the vforker died" || return
-	pkill -9 -P "$pid" 2>/dev/null	# its vfork child (reaped by the kernel), then itself
-	sleep 0.1
-	kill -9 "$pid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null	# its vfork child dies with it (PDEATHSIG)
 	wait "$pid" 2>/dev/null
 	return 0
 }

@@ -4,6 +4,7 @@
  * usage: vforker SECONDS (how long each vfork child sleeps) */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ static void *vforker(void *arg)
 		pid_t p = vfork();
 
 		if (p == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); /* ends with the victim */
 			sleep(child_sleep);
 			_exit(0);
 		}
