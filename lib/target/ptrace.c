@@ -211,21 +211,21 @@ pid_t hp_target__waitpid_until(pid_t tid, int *st, double deadline_ms)
 				continue;
 			return w;
 		}
+		/* SIGCHLD is blocked while a process is held (hp_target__open):
+		 * it wakes us when a tracee changes state.  Only when none came
+		 * for a millisecond is the thread looked at (a /proc read: too
+		 * slow to do for each of hundreds of threads on every stop). */
+		if (sigtimedwait(&chld, NULL, &ts) == SIGCHLD)
+			continue;
 		if (thread_dead(tid))
 			return 0;
 		if (deadline_ms > 0 && hp_now_ms() > deadline_ms) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		/* SIGCHLD is blocked while a process is held (hp_target__open):
-		 * it wakes us when a tracee changes state; 1 ms bounds a miss. */
-		sigtimedwait(&chld, NULL, &ts);
 	}
 }
 
-/* Waits until th reports a ptrace stop.  Signals that arrive first are
- * handed back to the thread at once so that none is lost.  Returns 0 when
- * stopped, -ESRCH when the thread has exited (th->tid is then cleared). */
 /* How long a thread may take to stop: one in uninterruptible sleep (a hung
  * network file system, a vfork parent) does not stop until it wakes, and
  * every other thread of the process would wait stopped meanwhile. */
