@@ -225,7 +225,16 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 	 * pause well before the final one.  Otherwise borrow one thread only. */
 	int stop_all = t->nthreads > (size_t)sysconf(_SC_NPROCESSORS_ONLN);
 
+	_cleanup_free_ uint64_t *ext = NULL;
+
+	/* Everything that needs no stopped thread comes first: the layout,
+	 * finding other libraries' symbols (opens their files), and the
+	 * syscall instruction we borrow. */
 	r = hp_image__size(p, ledger_bytes, &len);
+	if (r == 0)
+		r = hp_image__resolve(p, t, *maps, *nmaps, obj, &ext);
+	if (r == 0)
+		r = hp_target__find_syscall(t);
 	if (r == 0)
 		r = stop_all ? hp_target__stop_all(t) : hp_target__hold(t, &held);
 	if (r < 0) {
@@ -276,7 +285,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		r = hp_err(r, "could not map the patch near %s in process %d", obj->path, t->pid);
 		goto out;
 	}
-	r = hp_image__build(p, t, *maps, *nmaps, obj, at, ledger_bytes, img);
+	r = hp_image__build(p, ext, obj, at, ledger_bytes, img);
 	if (r == 0) {
 		for (size_t i = 0; i < nes && i < p->nfuncs; i++)
 			es[i].new_addr = img->func_new[i];

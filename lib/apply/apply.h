@@ -118,10 +118,15 @@ struct hp_image {
 
 /* Sizes the image (ledger page count included) without addresses. */
 int hp_image__size(const struct hp_patch *p, size_t ledger_bytes, uint64_t *ret_len);
-/* Lays out and relocates the patch at map_start in process t. */
-int hp_image__build(const struct hp_patch *p, struct hp_target *t, const struct hp_map *maps,
-		    size_t nmaps, const struct hp_object *obj, uint64_t map_start,
-		    size_t ledger_bytes, struct hp_image *ret);
+/* Resolves the patch's references to other loaded objects in process t
+ * (slow: may open and index their files), into ext[symbol index]: done
+ * before any thread is stopped. */
+int hp_image__resolve(const struct hp_patch *p, struct hp_target *t, const struct hp_map *maps,
+		      size_t nmaps, const struct hp_object *obj, uint64_t **ret_ext);
+/* Lays out and relocates the patch at map_start (ext from hp_image__resolve;
+ * NULL when the patch needs none): memory copies only. */
+int hp_image__build(const struct hp_patch *p, const uint64_t *ext, const struct hp_object *obj,
+		    uint64_t map_start, size_t ledger_bytes, struct hp_image *img);
 void hp_image__free(struct hp_image *img);
 
 /* Finds a free, page-aligned range of len bytes within +-2 GiB of the object. */

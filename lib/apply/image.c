@@ -246,13 +246,41 @@ range:
 			      : "");
 }
 
-int hp_image__build(const struct hp_patch *p, struct hp_target *t, const struct hp_map *maps,
-		    size_t nmaps, const struct hp_object *obj, uint64_t map_start,
-		    size_t ledger_bytes, struct hp_image *img)
+int hp_image__resolve(const struct hp_patch *p, struct hp_target *t, const struct hp_map *maps,
+		      size_t nmaps, const struct hp_object *obj, uint64_t **ret_ext)
+{
+	struct slots sl = { 0 };
+	struct hp_resolver *res = NULL;
+	uint64_t *ext = calloc(p->nsyms ? p->nsyms : 1, sizeof(*ext));
+	int r = ext ? count_slots(p, &sl) : -ENOMEM;
+
+	for (size_t i = 1; r == 0 && i < p->nsyms; i++) {
+		const struct hp_psym *s = &p->syms[i];
+
+		if (s->shndx != SHN_UNDEF || !s->name[0] || s->type == STT_SECTION ||
+		    s->type == STT_FILE || sl.got[i] < 0 || hp_patch__tsym(p, s->name))
+			continue;
+		if (!res)
+			r = hp_resolver__new(t, maps, nmaps, obj, &res);
+		if (r == 0)
+			r = hp_resolver__lookup(res, s->name, &ext[i]);
+	}
+	hp_resolver__free(res);
+	free(sl.got);
+	free(sl.stub);
+	if (r < 0) {
+		free(ext);
+		return r;
+	}
+	*ret_ext = ext;
+	return 0;
+}
+
+int hp_image__build(const struct hp_patch *p, const uint64_t *ext, const struct hp_object *obj,
+		    uint64_t map_start, size_t ledger_bytes, struct hp_image *img)
 {
 	struct slots sl = { 0 };
 	struct layout lo = { 0 };
-	struct hp_resolver *res = NULL;
 	uint64_t *sym_addr = NULL;
 	uint64_t text_base, ro_base, data_base;
 	int r;
@@ -309,14 +337,11 @@ int hp_image__build(const struct hp_patch *p, struct hp_target *t, const struct 
 		} else if ((ts = hp_patch__tsym(p, s->name))) {
 			sym_addr[i] = obj->base + ts->target_addr;
 		} else if (sl.got[i] >= 0) {
-			if (!res) {
-				r = hp_resolver__new(t, maps, nmaps, obj, &res);
-				if (r < 0)
-					goto out;
-			}
-			r = hp_resolver__lookup(res, s->name, &sym_addr[i]);
-			if (r < 0)
+			if (!ext || !ext[i]) {
+				r = hp_err(-HP_E_SYM_NOT_FOUND, "symbol %s was not resolved", s->name);
 				goto out;
+			}
+			sym_addr[i] = ext[i];
 		}
 	}
 	for (size_t i = 1; i < p->nsyms; i++)
@@ -373,7 +398,6 @@ int hp_image__build(const struct hp_patch *p, struct hp_target *t, const struct 
 	for (size_t i = 0; i < p->nfuncs; i++)
 		img->func_new[i] = sym_addr[p->func_sym[i]];
 out:
-	hp_resolver__free(res);
 	free(sym_addr);
 	free(sl.got);
 	free(sl.stub);

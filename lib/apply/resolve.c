@@ -15,6 +15,7 @@ struct hp_resolver {
 	struct hp_target *t;
 	const struct hp_object *obj;
 	struct hp_elf *obj_elf;
+	int owns_obj_elf;
 	struct loaded *libs;
 	size_t nlibs;
 	const struct hp_map *maps;
@@ -34,10 +35,16 @@ int hp_resolver__new(struct hp_target *t, const struct hp_map *maps, size_t nmap
 	r->obj = obj;
 	r->maps = maps;
 	r->nmaps = nmaps;
-	err = hp_elf__open(obj->map_files, &r->obj_elf);
-	if (err < 0) {
-		free(r);
-		return err;
+	/* The object's file is open already (hp_object__find); else open it. */
+	if (obj->elf) {
+		r->obj_elf = obj->elf;
+	} else {
+		err = hp_elf__open(obj->map_files, &r->obj_elf);
+		if (err < 0) {
+			free(r);
+			return err;
+		}
+		r->owns_obj_elf = 1;
 	}
 	*ret = r;
 	return 0;
@@ -47,7 +54,8 @@ void hp_resolver__free(struct hp_resolver *r)
 {
 	if (!r)
 		return;
-	hp_elf__close(r->obj_elf);
+	if (r->owns_obj_elf)
+		hp_elf__close(r->obj_elf);
 	for (size_t i = 0; i < r->nlibs; i++)
 		hp_elf__close(r->libs[i].elf);
 	free(r->libs);

@@ -56,6 +56,11 @@ static int find_syscall_insn(struct hp_target *t, uint64_t *ret)
 	return hp_err(-HP_E_REMOTE, "no syscall instruction found in process %d", t->pid);
 }
 
+int hp_target__find_syscall(struct hp_target *t)
+{
+	return t->syscall_insn ? 0 : find_syscall_insn(t, &t->syscall_insn);
+}
+
 static struct hp_thread *pick_thread(struct hp_target *t)
 {
 	struct hp_thread *best = NULL;
@@ -123,11 +128,9 @@ int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args_in
 	int r, was_stopped, pending = 0, have_xstate;
 	_cleanup_free_ uint8_t *xstate = NULL;
 
-	if (!t->syscall_insn) {
-		r = find_syscall_insn(t, &t->syscall_insn);
-		if (r < 0)
-			return r;
-	}
+	r = hp_target__find_syscall(t);
+	if (r < 0)
+		return r;
 	th = pick_thread(t);
 	if (!th)
 		return hp_err(-HP_E_GONE, "process %d has no thread to borrow", t->pid);

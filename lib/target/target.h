@@ -86,6 +86,10 @@ int hp_target__detach_all(struct hp_target *t);
  * *ret_val gets the raw return value (negative errno on failure). */
 int hp_target__syscall(struct hp_target *t, long nr, const uint64_t args[6], long *ret_val);
 
+/* Finds the `syscall` instruction remote calls borrow (reads the maps and
+ * the vDSO): call it before stopping threads, so no stop waits for it. */
+int hp_target__find_syscall(struct hp_target *t);
+
 /* Keeps one thread stopped across several remote system calls (each one
  * would otherwise stop and resume it: a wake-up each, slow when the
  * process has more busy threads than there are cores). */

@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (hp_image__size(p, 4096, &len) == 0 && len < (64u << 20)) {
 		/* Undefined symbols the target does not define need a live
-		 * process: the resolver then fails cleanly on /nonexistent. */
-		if (hp_image__build(p, NULL, NULL, 0, &obj, 0x555555000000ull, 4096, &img) == 0)
+		 * process to resolve: without one they are refused cleanly. */
+		if (hp_image__build(p, NULL, &obj, 0x555555000000ull, 4096, &img) == 0)
 			hp_image__free(&img);
 	}
 	hp_patch__close(p);
