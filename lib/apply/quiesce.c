@@ -8,7 +8,9 @@
 #include "apply/apply.h"
 #include "apply/quiesce.h"
 
-#define STACK_SNAPSHOT_MAX (8u << 20)	/* a default thread stack: deeper is rare */
+/* Read in the stop window for every thread; the safety check reads the
+ * rest of a deeper stack itself, only when it has to scan it. */
+#define STACK_SNAPSHOT_MAX (512u << 10)
 
 static void snapshots_free(struct hp_thread_snap *s, size_t n)
 {
@@ -63,6 +65,7 @@ static int take_snapshots(struct hp_target *t, struct hp_map **maps, size_t *nma
 			if (hp_target__stack_bounds(*maps, *nmaps, th->regs.rsp, &lo, &hi) < 0)
 				lo = hi = th->regs.rsp;
 		}
+		s[i].stack_end = hi;
 		if (hi - lo > STACK_SNAPSHOT_MAX)
 			hi = lo + STACK_SNAPSHOT_MAX;
 		buf = malloc(hi - lo ? hi - lo : 1);

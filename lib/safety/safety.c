@@ -350,23 +350,47 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 
 /* Every aligned word of the snapshot stack that could be a return address
  * into a range (start..end inclusive: a call may end a function). */
-static bool scan_stack(const struct walk *w, struct hp_unsafe *u)
+static bool scan_words(const struct walk *w, const uint8_t *buf, uint64_t from, uint64_t to,
+		       uint64_t first, struct hp_unsafe *u)
 {
-	const struct hp_thread_snap *t = w->t;
-	uint64_t first = HP_ALIGN_UP(t->stack_lo, 8);
-
-	for (uint64_t a = first; a + 8 <= t->stack_hi && a + 8 > a; a += 8) {
+	for (uint64_t a = from; a + 8 <= to && a + 8 > a; a += 8) {
 		uint64_t v;
 		size_t ri = 0;
 
-		memcpy(&v, t->stack + (a - t->stack_lo), 8);
+		memcpy(&v, buf + (a - from), 8);
 		if (v < w->lo || v > w->hi)
 			continue;
 		if (!in_ranges(w, v, &ri) && !in_ranges(w, v - 1, &ri))
 			continue;
-		*u = (struct hp_unsafe){ .tid = t->tid, .range = ri, .pc = v,
+		*u = (struct hp_unsafe){ .tid = w->t->tid, .range = ri, .pc = v,
 					 .depth = SCAN_DEPTH + (unsigned)((a - first) / 8) };
 		return true;
+	}
+	return false;
+}
+
+/* Every aligned word of the stack that could be a return address into a
+ * range: the snapshot, then the rest of the mapping read here in pieces
+ * (only threads that could not be unwound pay for it).  A part that cannot
+ * be read counts as unsafe: never a false "safe". */
+static bool scan_stack(struct hp_safety *s, const struct walk *w, struct hp_unsafe *u)
+{
+	const struct hp_thread_snap *t = w->t;
+	uint64_t first = HP_ALIGN_UP(t->stack_lo, 8), end = t->stack_end > t->stack_hi ? t->stack_end : t->stack_hi;
+	uint8_t chunk[65536];
+
+	if (t->stack && scan_words(w, t->stack + (first - t->stack_lo), first, t->stack_hi, first, u))
+		return true;
+	for (uint64_t a = t->stack_hi > first ? HP_ALIGN_UP(t->stack_hi, 8) : first; a < end;) {
+		size_t n = end - a < sizeof(chunk) ? (size_t)(end - a) : sizeof(chunk);
+
+		if (s->mem_fd < 0 || pread(s->mem_fd, chunk, n, (off_t)a) != (ssize_t)n) {
+			*u = (struct hp_unsafe){ .tid = t->tid, .pc = 0, .depth = SCAN_DEPTH };
+			return true;
+		}
+		if (scan_words(w, chunk, a, a + n, first, u))
+			return true;
+		a += n;
 	}
 	return false;
 }
@@ -462,7 +486,7 @@ static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *r
 	if (!t->stack || t->stack_hi <= t->stack_lo)
 		return hp_err(-ENODATA, "thread %d: cannot unwind (%s) and no stack snapshot",
 			      t->tid, w->unsure);
-	if (scan_stack(w, &w->u)) {
+	if (scan_stack(s, w, &w->u)) {
 		if (w->want_escape)
 			w->u.escape_pc = guess_escape(s, w);
 		*ret_unsafe = w->u;

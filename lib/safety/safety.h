@@ -18,6 +18,9 @@ struct hp_thread_snap {
 	uint64_t stack_lo;	/* = regs.rsp (or lower) */
 	uint64_t stack_hi;	/* end of the mapping that holds rsp (or less, capped) */
 	const uint8_t *stack;	/* bytes [stack_lo, stack_hi), read in one go */
+	uint64_t stack_end;	/* end of the stack mapping, >= stack_hi (0: = stack_hi):
+				 * a conservative scan reads [stack_hi, stack_end) itself,
+				 * so the snapshot can stay small on the common path */
 };
 
 /* An address range that no thread may be in or return into. */
