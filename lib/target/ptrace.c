@@ -282,6 +282,7 @@ int hp_target__stop_one(struct hp_target *t, struct hp_thread *th)
 		return -ESRCH;
 	if (ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs) < 0)
 		return -errno;
+	th->regs_valid = 1;
 	return 0;
 }
 
@@ -322,8 +323,14 @@ int hp_target__stop_all(struct hp_target *t)
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct hp_thread *th = &t->threads[i];
 
+		/* Threads that stayed stopped since their registers were read
+		 * (most of them, when only a few were run to a safe point) are
+		 * not asked again: each read is a system call in the stop window. */
+		if (th->regs_valid)
+			continue;
 		if (ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs) < 0)
 			return hp_err(-HP_E_GONE, "thread %d of process %d vanished", th->tid, t->pid);
+		th->regs_valid = 1;
 	}
 	return 0;
 }
@@ -348,6 +355,7 @@ int hp_target__resume_all(struct hp_target *t)
 			if (ptrace(PTRACE_CONT, th->tid, 0, th->pending_sig) < 0)
 				th->tid = 0;
 			th->stopped = 0;
+			th->regs_valid = 0;
 			th->pending_sig = 0;
 		}
 	}

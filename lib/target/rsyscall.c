@@ -205,6 +205,7 @@ resume:
 	if (!was_stopped && th->tid > 0) {
 		if (ptrace(PTRACE_CONT, th->tid, 0, th->pending_sig) == 0) {
 			th->stopped = 0;
+			th->regs_valid = 0;
 			th->pending_sig = 0;
 		}
 	}
@@ -233,6 +234,7 @@ void hp_target__release(struct hp_target *t, pid_t tid)
 		if (th->tid == tid && th->stopped) {
 			if (ptrace(PTRACE_CONT, th->tid, 0, th->pending_sig) == 0) {
 				th->stopped = 0;
+				th->regs_valid = 0;
 				th->pending_sig = 0;
 			}
 		}

@@ -70,6 +70,7 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 			continue;
 		}
 		th->stopped = 0;
+		th->regs_valid = 0;
 		state[i] = 1;
 		running++;
 	}
@@ -102,12 +103,8 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 				ptrace(PTRACE_CONT, tids[i], 0, WSTOPSIG(st));
 				continue;
 			}
-			if (th) {
+			if (th)
 				th->stopped = 1;
-				ptrace(PTRACE_GETREGS, tids[i], 0, &th->regs);
-				if (th->regs.rip == addrs[i])
-					arrived++;
-			}
 			state[i] = 2;
 			running--;
 		}
@@ -134,7 +131,9 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 
 		if (state[i] && th && th->tid > 0) {
 			clear_bp(th->tid);
-			ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs);
+			th->regs_valid = ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs) == 0;
+			if (th->regs_valid && th->regs.rip == addrs[i])
+				arrived++;
 		}
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

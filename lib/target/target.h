@@ -23,6 +23,7 @@ struct hp_thread {
 	int stopped;
 	int pending_sig;	/* signal seen while stopping; delivered on resume */
 	struct user_regs_struct regs;	/* valid while stopped */
+	int regs_valid;		/* regs read since the thread last ran */
 };
 
 struct hp_target {
