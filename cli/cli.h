@@ -30,7 +30,6 @@ int cli_exit_code(int err);
 int cli_worst(int a, int b);
 
 void json_str(FILE *f, const char *s);
-void cli_hex(const uint8_t *b, size_t n, char *out);	/* out: 2n+1 */
 int parse_pid(const char *s, pid_t *ret);
 
 int cmd_pack(struct cli *c, int argc, char **argv);

@@ -306,7 +306,7 @@ int cmd_status(struct cli *c, int argc, char **argv)
 			char bid[129], when[64];
 			time_t at = (time_t)e->applied_at;
 
-			cli_hex(e->build_id, e->build_id_len, bid);
+			hp_hex(e->build_id, e->build_id_len, bid);
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&at));
 			if (c->json) {
 				printf("%s{\"id\":", k ? "," : "");

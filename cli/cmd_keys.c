@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "hotpatch/hotpatch.h"
 #include "sign/sign.h"
+#include "common/common.h"
 #include "cli.h"
 
 #define DEFAULT_KEYS_DIR "/etc/hotpatch/keys"
@@ -168,7 +169,7 @@ int cmd_sign(struct cli *c, int argc, char **argv)
 		const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 		char *id = strdup(info.id), *file = strdup(base);
 
-		cli_hex(info.build_id, info.build_id_len, bid);
+		hp_hex(info.build_id, info.build_id_len, bid);
 		if (id)
 			sanitize(id);
 		if (file)

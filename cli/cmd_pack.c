@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "hotpatch/hotpatch.h"
+#include "common/common.h"
 #include "cli.h"
 
 int cmd_pack(struct cli *c, int argc, char **argv)
@@ -102,7 +103,7 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(c, r, "inspect %s", path);
 	hp_patch__info(p, &info);
-	cli_hex(info.build_id, info.build_id_len, bid);
+	hp_hex(info.build_id, info.build_id_len, bid);
 	if (c->json) {
 		printf("{\"file\":");
 		json_str(stdout, path);
@@ -130,7 +131,7 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
 		char sha[65];
 
 		hp_patch__func(p, i, &f);
-		cli_hex(f.old_sha256, 32, sha);
+		hp_hex(f.old_sha256, 32, sha);
 		if (c->json) {
 			printf("%s{\"name\":", i ? "," : "");
 			json_str(stdout, f.old_name);

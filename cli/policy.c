@@ -92,10 +92,8 @@ int policy_journal(const char *op, const struct hp_patch_info *info, const uint8
 				      .reason = reason };
 	char bid[129] = "";
 
-	if (info) {
-		for (size_t i = 0; i < info->build_id_len; i++)
-			sprintf(bid + 2 * i, "%02x", info->build_id[i]);
-	}
+	if (info)
+		hp_hex(info->build_id, info->build_id_len, bid);
 	rec.build_id = bid;
 	return hp_journal__append(hp_journal__path(), &rec);
 }

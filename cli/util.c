@@ -101,9 +101,3 @@ int parse_pid(const char *s, pid_t *ret)
 	return 0;
 }
 
-void cli_hex(const uint8_t *b, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", b[i]);
-	out[2 * n] = 0;
-}

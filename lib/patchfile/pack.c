@@ -487,12 +487,8 @@ int hp_pack(const struct hp_pack_opts *opts)
 	hp_err_clear();
 	if (!opts->target || !opts->output || !opts->nobjs || !opts->id)
 		return hp_err(-EINVAL, "pack needs a target, an output, an id and objects");
-	if (!opts->id[0] || strlen(opts->id) > HP_MAX_ID)
-		return hp_err(-EINVAL, "patch id must be 1 to %d characters", HP_MAX_ID);
-	for (const char *c = opts->id; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-		      strchr("._-+", *c)))
-			return hp_err(-EINVAL, "patch id '%s': use letters, digits and . _ - +", opts->id);
+	if (hp_patch_id_problem(opts->id))
+		return hp_err(-EINVAL, "patch id '%s': %s", opts->id, hp_patch_id_problem(opts->id));
 
 	obj_path = opts->objs[0];
 	if (opts->nobjs > 1) {

@@ -54,6 +54,9 @@ struct hp_patch {
 	size_t ntsyms;
 };
 
+/* NULL when id is a valid patch id (1-63 of A-Za-z0-9._-+), else why not. */
+const char *hp_patch_id_problem(const char *id);
+
 /* Finds the target-resolved entry for an undefined symbol name, or NULL. */
 const struct hp_tsym *hp_patch__tsym(const struct hp_patch *p, const char *name);
 

@@ -13,6 +13,17 @@
 
 #define BAD(...) hp_err(-HP_E_FORMAT, __VA_ARGS__)
 
+const char *hp_patch_id_problem(const char *id)
+{
+	if (!id || !id[0] || strlen(id) > HP_MAX_ID)
+		return "empty or longer than 63 characters";
+	for (const char *c = id; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || strchr("._-+", *c)))
+			return "use letters, digits and . _ - + only";
+	return NULL;
+}
+
 /* A string at off inside [area, area+len), NUL-terminated inside it. */
 static const char *str_at(const uint8_t *area, size_t len, uint32_t off)
 {
@@ -58,12 +69,8 @@ static int parse_info(struct hp_patch *p, const uint8_t *d, size_t n)
 	    !info->supersedes)
 		return BAD("%s: a string offset is outside the string area or unterminated",
 			   HP_SEC_INFO);
-	if (!info->id[0] || strlen(info->id) > HP_MAX_ID)
-		return BAD("patch id empty or longer than %d characters", HP_MAX_ID);
-	for (const char *c = info->id; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || strchr("._-+", *c)))
-			return BAD("patch id has character '%c' (allowed: letters, digits, . _ - +)", *c);
+	if (hp_patch_id_problem(info->id))
+		return BAD("patch id: %s", hp_patch_id_problem(info->id));
 	if (info->level == 0)
 		return BAD("patch level 0 (levels start at 1)");
 	return 0;

@@ -174,21 +174,9 @@ void hp_target__lower_priority(struct hp_target *t)
  * zombie that waitpid() reports only after them: blocking on it would hang. */
 static int thread_dead(pid_t tid)
 {
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
+	char state;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+	return hp_proc_state(tid, &state) < 0 || state == 'Z' || state == 'X';
 }
 
 pid_t hp_target__waitpid(pid_t tid, int *st)

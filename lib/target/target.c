@@ -8,7 +8,7 @@
 #include "common/common.h"
 #include "target/target.h"
 
-static int process_state(pid_t pid, char *ret_state)
+int hp_proc_state(pid_t pid, char *ret_state)
 {
 	char path[64], buf[512];
 	_cleanup_close_ int fd = -1;
@@ -39,7 +39,7 @@ int hp_target__open(pid_t pid, struct hp_target **ret)
 
 	if (pid <= 0)
 		return hp_err(-EINVAL, "invalid pid %d", pid);
-	r = process_state(pid, &state);
+	r = hp_proc_state(pid, &state);
 	if (r == -ENOENT || r == -ESRCH)
 		return hp_err(-HP_E_GONE, "no process %d", pid);
 	if (r < 0)

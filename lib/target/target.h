@@ -50,6 +50,10 @@ pid_t hp_target__waitpid_until(pid_t tid, int *st, double deadline_ms);
 void hp_target__raise_priority(struct hp_target *t);
 void hp_target__lower_priority(struct hp_target *t);
 
+/* The state letter of a process or thread from /proc/ID/stat ('R', 'S',
+ * 'D', 'T', 'Z', ...).  -ENOENT when it does not exist. */
+int hp_proc_state(pid_t pid, char *ret_state);
+
 /* Opens the process (no ptrace yet).  -HP_E_GONE when it does not exist or is a zombie. */
 int hp_target__open(pid_t pid, struct hp_target **ret);
 /* Detaches every seized thread (resuming it) and frees.  Accepts NULL. */
