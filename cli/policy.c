@@ -51,7 +51,7 @@ int policy_requires_signature(void)
 
 int policy_read_file(const char *path, uint8_t **ret, size_t *ret_len)
 {
-	return hp_read_file(path, 64u << 20, ret, ret_len);
+	return hp_read_file(path, 64u << 20, -HP_E_FORMAT, (void **)ret, ret_len);
 }
 
 int policy_verify(const char *path, const char *keys_dir, const uint8_t *bytes, size_t len,
@@ -69,7 +69,7 @@ int policy_verify(const char *path, const char *keys_dir, const uint8_t *bytes, 
 	r = hp_trust__load(keys_dir, &keys, &nkeys);
 	if (r < 0)
 		return r;
-	r = hp_sign__read_file(sig_path, 64 << 10, &sig, &siglen);
+	r = hp_read_file(sig_path, 64 << 10, -EINVAL, (void **)&sig, &siglen);
 	if (r == -ENOENT) {
 		hp_err_clear();
 		r = hp_err(-ENOENT, "%s is not signed (no %s); sign it with 'hotpatch sign' or use --allow-unsigned for development",

@@ -26,8 +26,11 @@ static inline void hp_closep(int *fd) { if (*fd >= 0) close(*fd); }
 
 /* write() until all n bytes are out: 0 or -errno. */
 int hp_write_all(int fd, const void *buf, size_t n);
-/* A whole regular file of at most max bytes into a malloc()ed buffer. */
-int hp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
+/* A whole regular file of at most max bytes into a malloc()ed buffer, with a
+ * NUL after the last byte.  bad: the error for a file that is not regular
+ * or too large (what such a file means to the caller). */
+int hp_read_fd(int fd, const char *path, size_t max, int bad, void **ret, size_t *ret_len);
+int hp_read_file(const char *path, size_t max, int bad, void **ret, size_t *ret_len);
 
 double hp_now_ms(void);	/* CLOCK_MONOTONIC in milliseconds */
 void hp_hex(const uint8_t *b, size_t n, char *out);	/* out: 2n+1 bytes */

@@ -21,37 +21,53 @@ int hp_write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
-int hp_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
+int hp_read_fd(int fd, const char *path, size_t max, int bad, void **ret, size_t *ret_len)
+{
+	struct stat st;
+	char *buf;
+	size_t n = 0;
+
+	if (fstat(fd, &st) < 0)
+		return hp_err(-errno, "cannot stat %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return hp_err(bad, "%s is not a regular file", path);
+	if ((uint64_t)st.st_size > max)
+		return hp_err(bad, "%s is %lld bytes, more than the %zu allowed", path,
+			      (long long)st.st_size, max);
+	/* One byte more than its size: a file growing meanwhile shows. */
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+
+			free(buf);
+			return hp_err(-e, "cannot read %s: %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > (size_t)st.st_size) {
+			free(buf);
+			return hp_err(bad, "%s changed while being read", path);
+		}
+	}
+	buf[n] = 0;
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+int hp_read_file(const char *path, size_t max, int bad, void **ret, size_t *ret_len)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *buf;
-	struct stat st;
-	size_t got = 0;
 
 	if (fd < 0)
 		return hp_err(-errno, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0)
-		return hp_err(-errno, "cannot read %s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return hp_err(-HP_E_FORMAT, "%s is not a regular file", path);
-	if ((uint64_t)st.st_size > max)
-		return hp_err(-HP_E_FORMAT, "%s: %ld bytes exceeds the %zu-byte limit", path,
-			      (long)st.st_size, max);
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (!buf)
-		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			return hp_err(n < 0 ? -errno : -EIO, "cannot read %s", path);
-		}
-		got += (size_t)n;
-	}
-	*ret = buf;
-	*ret_len = got;
-	return 0;
+	return hp_read_fd(fd, path, max, bad, ret, ret_len);
 }

@@ -495,7 +495,7 @@ int hp_patch__open(const char *path, struct hp_patch **ret)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
 	size_t len = 0;
-	int r = hp_read_file(path, HP_MAX_FILE, &buf, &len);
+	int r = hp_read_file(path, HP_MAX_FILE, -HP_E_FORMAT, (void **)&buf, &len);
 
 	return r < 0 ? r : hp_patch__open_mem(buf, len, ret);
 }

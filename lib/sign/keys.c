@@ -60,55 +60,6 @@ int hp_sign__init(void)
 	return 0;
 }
 
-int hp_sign__read_fd(int fd, const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	struct stat st;
-	char *buf;
-	size_t n = 0;
-
-	if (fstat(fd, &st) < 0)
-		return hp_err(-errno, "cannot stat %s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return hp_err(-EINVAL, "%s is not a regular file", path);
-	if ((uint64_t)st.st_size > max)
-		return hp_err(-EINVAL, "%s is %lld bytes; a key or signature file is at most %zu",
-			      path, (long long)st.st_size, max);
-	buf = malloc(max + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, max + 1 - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			free(buf);
-			return hp_err(-e, "cannot read %s: %s", path, strerror(e));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			free(buf);
-			return hp_err(-EINVAL, "%s grew past %zu bytes while being read", path, max);
-		}
-	}
-	buf[n] = 0;
-	*ret = buf;
-	*ret_len = n;
-	return 0;
-}
-
-int hp_sign__read_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return hp_err(-errno, "cannot open %s: %s", path, strerror(errno));
-	return hp_sign__read_fd(fd, path, max, ret, ret_len);
-}
 
 int hp_sign__next_line(const char **p, const char *end, const char **line, size_t *len)
 {
@@ -242,7 +193,7 @@ int hp_pubkey__load(const char *path, struct hp_pubkey *ret)
 	r = hp_sign__init();
 	if (r < 0)
 		return r;
-	r = hp_sign__read_file(path, KEY_FILE_MAX, &text, &len);
+	r = hp_read_file(path, KEY_FILE_MAX, -EINVAL, (void **)&text, &len);
 	if (r < 0)
 		return r;
 	r = hp_sign__pubkey_parse(text, len, path, ret);
@@ -386,7 +337,7 @@ int hp_seckey__load(const char *path, const char *password, struct hp_seckey **r
 	r = hp_sign__init();
 	if (r < 0)
 		return r;
-	r = hp_sign__read_file(path, KEY_FILE_MAX, &text, &len);
+	r = hp_read_file(path, KEY_FILE_MAX, -EINVAL, (void **)&text, &len);
 	if (r < 0)
 		return r;
 	r = seckey_parse(text, len, path, password, ret);

@@ -243,7 +243,7 @@ int hp_verify_file(const struct hp_pubkey *keys, size_t n, const char *path, con
 			return -ENOMEM;
 		sig_path = own_sig_path;
 	}
-	r = hp_sign__read_file(sig_path, SIG_FILE_MAX, &text, &len);
+	r = hp_read_file(sig_path, SIG_FILE_MAX, -EINVAL, (void **)&text, &len);
 	if (r < 0)
 		return r;
 	s = malloc(sizeof(*s));

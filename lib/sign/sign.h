@@ -147,10 +147,6 @@ int hp_trust__load(const char *dir, struct hp_pubkey **ret_keys, size_t *ret_n);
 
 /* ---- internal, shared by the files of lib/sign ---------------------- */
 
-/* Reads a whole (small) file, NUL-terminated, refusing more than max bytes. */
-int hp_sign__read_file(const char *path, size_t max, char **ret, size_t *ret_len);
-/* The same for an open file; path only names it in messages. */
-int hp_sign__read_fd(int fd, const char *path, size_t max, char **ret, size_t *ret_len);
 /* hp_pubkey__parse naming the text "name" in messages (no hp_err_clear()). */
 int hp_sign__pubkey_parse(const char *text, size_t len, const char *name, struct hp_pubkey *ret);
 /* Next line of [*p, end): sets *line and *len (without the end of line; like

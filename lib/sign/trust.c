@@ -128,7 +128,7 @@ int hp_trust__load(const char *dir, struct hp_pubkey **ret_keys, size_t *ret_n)
 		r = check_owner_mode(&st, path, "key file");
 		if (r < 0)
 			goto out;
-		r = hp_sign__read_fd(fd, path, PUB_FILE_MAX, &text, &len);
+		r = hp_read_fd(fd, path, PUB_FILE_MAX, -EINVAL, (void **)&text, &len);
 		if (r < 0)
 			goto out;
 		r = hp_sign__pubkey_parse(text, len, path, &keys[i]);
