@@ -111,30 +111,40 @@ static const char *result_word(int r)
 	       code == EXIT_UNSAFE ? "unsafe" : "error";
 }
 
-/* Journals a refusal for every process the command named. */
-static void journal_refusal(struct cli *c, const struct targets *t, const uint8_t sha[32],
-			    const char *keyid, const char *why)
+/* Refuses the apply before any process is touched: journals the refusal for
+ * every process the command named, then reports it (the detail of the
+ * failure survives a journal that cannot be written). */
+static int refuse(struct cli *c, const struct targets *t, const uint8_t sha[32],
+		  const char *keyid, int err, const char *reason_prefix, const char *what)
 {
-	for (int i = 0; i < t->n; i++)
+	char detail[1024], why[1100];
+
+	snprintf(detail, sizeof(detail), "%s", hp_errmsg()[0] ? hp_errmsg() : hp_strerror(err));
+	snprintf(why, sizeof(why), "%s%s", reason_prefix, detail);
+	for (int i = 0; i < t->n; i++) {
+		hp_err_clear();
 		if (policy_journal("refuse", NULL, sha, keyid, t->pids[i], "error", why) < 0) {
 			fprintf(stderr, "%s: warning: the refusal could not be journaled: %s\n", c->prog,
 				hp_errmsg());
-			hp_err_clear();
 			break;
 		}
+	}
+	hp_err_clear();
+	hp_err(err, "%s", detail);
+	return cli_fail(c, err, "apply %s%s", t->first, what);
 }
 
 /* Reads, verifies (before any parsing) and opens the patch of an apply.
- * Refusals are journaled.  Returns an exit code. */
+ * Returns an exit code. */
 static int open_verified(struct cli *c, const struct targets *t, struct hp_patch **ret,
 			 uint8_t sha[32], char keyid[32])
 {
-	uint8_t *bytes = NULL;
+	_cleanup_free_ uint8_t *bytes = NULL;
 	size_t len = 0;
 	int r;
 
 	keyid[0] = 0;
-	r = policy_read_file(t->first, &bytes, &len);
+	r = hp_read_file(t->first, 64u << 20, -HP_E_FORMAT, (void **)&bytes, &len);
 	if (r < 0)
 		return cli_fail(c, r, "apply %s", t->first);
 	crypto_hash_sha256(sha, bytes, len);
@@ -142,44 +152,56 @@ static int open_verified(struct cli *c, const struct targets *t, struct hp_patch
 		if (policy_requires_signature()) {
 			r = hp_err(-EPERM, "%s sets require_signature = yes: --allow-unsigned is refused",
 				   policy_conf_path());
-			{
-				char why[1024];
-
-				snprintf(why, sizeof(why), "%s", hp_errmsg());
-				journal_refusal(c, t, sha, "", why);
-				hp_err_clear();
-				hp_err(r, "%s", why);
-			}
-			free(bytes);
-			return cli_fail(c, r, "apply %s", t->first);
+			return refuse(c, t, sha, "", r, "", "");
 		}
 		fprintf(stderr, "%s: warning: applying %s without checking its signature (--allow-unsigned is for development)\n",
 			c->prog, t->first);
 	} else {
 		r = policy_verify(t->first, policy_keys_dir(t->keys), bytes, len, keyid);
-		if (r < 0) {
-			char why[1024];
-
-			snprintf(why, sizeof(why), "signature: %s", hp_errmsg()[0] ? hp_errmsg() : hp_strerror(r));
-			journal_refusal(c, t, sha, keyid, why);
-			hp_err_clear();
-			hp_err(r, "%s", why + strlen("signature: "));
-			free(bytes);
-			return cli_fail(c, r, "apply %s: signature check failed", t->first);
-		}
+		if (r < 0)
+			return refuse(c, t, sha, keyid, r, "signature: ", ": signature check failed");
 	}
 	r = hp_patch__open_mem(bytes, len, ret);
-	free(bytes);
 	if (r < 0) {
-		char why[1024];
+		char prefix[128];
 
-		snprintf(why, sizeof(why), "%s: %s", hp_strerror(r), hp_errmsg());
-		journal_refusal(c, t, sha, keyid, why);
-		hp_err_clear();
-		hp_err(r, "%s", why + strlen(hp_strerror(r)) + 2);
-		return cli_fail(c, r, "apply %s", t->first);
+		snprintf(prefix, sizeof(prefix), "%s: ", hp_strerror(r));
+		return refuse(c, t, sha, keyid, r, prefix, "");
 	}
 	return EXIT_DONE;
+}
+
+/* The record of how an apply or revert ended.  After a revert, the ledger
+ * in the process told the build-id and the file's hash.  A failure keeps
+ * its detail for the report; a record that cannot be written after a
+ * success is reported here (the process is consistent; the record is
+ * missing).  Returns -1 then. */
+static int journal_result(struct cli *c, const char *cmd, const struct hp_patch_info *info,
+			  const uint8_t *sha, const char *keyid, pid_t pid, int r,
+			  const struct hp_apply_result *res)
+{
+	struct hp_patch_info ri = *info;
+	char reason[1024];
+	int jr;
+
+	snprintf(reason, sizeof(reason), "%s", r < 0 ? hp_errmsg() : "");
+	if (r == 0 && !sha) {
+		memcpy(ri.build_id, res->build_id, res->build_id_len);
+		ri.build_id_len = res->build_id_len;
+		sha = res->patch_sha256;
+	}
+	jr = policy_journal(cmd, &ri, sha, keyid, pid, result_word(r), reason);
+	if (r < 0) {
+		hp_err_clear();
+		hp_err(r, "%s", reason);
+		return 0;
+	}
+	if (jr < 0) {
+		fprintf(stderr, "%s: %s: pid %d: done, but the journal could not be written: %s\n",
+			c->prog, cmd, pid, hp_errmsg());
+		return -1;
+	}
+	return 0;
 }
 
 static int act(struct cli *c, int argc, char **argv, int revert)
@@ -220,34 +242,8 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 		if (r == 0) {
 			r = revert ? hp_revert(t.first, t.pids[i], &ao, &res)
 				   : hp_apply(p, t.pids[i], &ao, &res);
-			{
-				char reason[1024];
-				int jr;
-
-				snprintf(reason, sizeof(reason), "%s", r < 0 ? hp_errmsg() : "");
-				if (revert && r == 0) {
-					/* The ledger in the process told what was reverted. */
-					struct hp_patch_info ri = info;
-
-					memcpy(ri.build_id, res.build_id, res.build_id_len);
-					ri.build_id_len = res.build_id_len;
-					jr = policy_journal(cmd, &ri, res.patch_sha256, keyid, t.pids[i],
-							    result_word(r), reason);
-				} else {
-					jr = policy_journal(cmd, &info, revert ? NULL : sha, keyid, t.pids[i],
-							    result_word(r), reason);
-				}
-				if (jr < 0 && r == 0) {
-					/* The process is consistently patched; the record is missing. */
-					fprintf(stderr, "%s: %s: pid %d: done, but the journal could not be written: %s\n",
-						c->prog, cmd, t.pids[i], hp_errmsg());
-					worst = cli_worst(worst, EXIT_ERROR);
-				}
-				if (r < 0) {
-					hp_err_clear();
-					hp_err(r, "%s", reason);
-				}
-			}
+			if (journal_result(c, cmd, &info, revert ? NULL : sha, keyid, t.pids[i], r, &res) < 0)
+				worst = cli_worst(worst, EXIT_ERROR);
 		}
 		if (r < 0)
 			worst = cli_worst(worst, print_error(c, t.pids[i], r, cmd, i == 0));

@@ -49,11 +49,6 @@ int policy_requires_signature(void)
 	return req;
 }
 
-int policy_read_file(const char *path, uint8_t **ret, size_t *ret_len)
-{
-	return hp_read_file(path, 64u << 20, -HP_E_FORMAT, (void **)ret, ret_len);
-}
-
 int policy_verify(const char *path, const char *keys_dir, const uint8_t *bytes, size_t len,
 		  char keyid[32])
 {

@@ -9,7 +9,6 @@
 const char *policy_keys_dir(const char *opt);
 const char *policy_conf_path(void);
 int policy_requires_signature(void);
-int policy_read_file(const char *path, uint8_t **ret, size_t *ret_len);
 /* Verifies PATH.minisig over bytes against the trust store in keys_dir. */
 int policy_verify(const char *path, const char *keys_dir, const uint8_t *bytes, size_t len,
 		  char keyid[32]);
