@@ -38,22 +38,22 @@ static struct hp_thread *find_thread(struct hp_target *t, pid_t tid)
 	return NULL;
 }
 
-static struct hp_thread *add_thread(struct hp_target *t, pid_t tid)
+/* Room for one more thread, made before it is seized: a thread we hold
+ * but could not record could never be let go (PTRACE_DETACH needs it stopped). */
+static int reserve_thread(struct hp_target *t)
 {
 	struct hp_thread *th;
+	size_t cap;
 
-	if (t->nthreads == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 32;
-		th = realloc(t->threads, cap * sizeof(*th));
-		if (!th)
-			return NULL;
-		t->threads = th;
-		t->cap = cap;
-	}
-	th = &t->threads[t->nthreads++];
-	memset(th, 0, sizeof(*th));
-	th->tid = tid;
-	return th;
+	if (t->nthreads < t->cap)
+		return 0;
+	cap = t->cap ? t->cap * 2 : 32;
+	th = realloc(t->threads, cap * sizeof(*th));
+	if (!th)
+		return -ENOMEM;
+	t->threads = th;
+	t->cap = cap;
+	return 0;
 }
 
 /* Drops threads that have exited. */
@@ -72,13 +72,15 @@ static int thread_dead(pid_t tid);
 static int seize_one(struct hp_target *t, pid_t tid)
 {
 	struct hp_thread *th;
-	int tracer;
+	int tracer, ok;
+
+	if (reserve_thread(t) < 0)
+		return -ENOMEM;
 	/* With a seccomp filter, the system calls we run inside the process
 	 * could kill it: suspend the filter for as long as we hold the thread
 	 * (CAP_SYS_ADMIN needed; CRIU does the same).  Without the capability,
 	 * seize plainly. */
-	int ok = ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_SUSPEND_SECCOMP) == 0;
-
+	ok = ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_SUSPEND_SECCOMP) == 0;
 	if (!ok && errno == EPERM && !tracer_of(tid))
 		ok = ptrace(PTRACE_SEIZE, tid, 0, 0) == 0;
 	if (!ok) {
@@ -95,12 +97,9 @@ static int seize_one(struct hp_target *t, pid_t tid)
 		return hp_err(-e, "cannot ptrace thread %d of process %d: %s", tid, t->pid,
 			      strerror(e));
 	}
-	th = add_thread(t, tid);
-	if (!th) {
-		ptrace(PTRACE_DETACH, tid, 0, 0);
-		return -ENOMEM;
-	}
-	th->seized = 1;
+	th = &t->threads[t->nthreads++];
+	memset(th, 0, sizeof(*th));
+	th->tid = tid;
 	return 1;
 }
 
@@ -360,7 +359,7 @@ int hp_target__detach_all(struct hp_target *t)
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct hp_thread *th = &t->threads[i];
 
-		if (th->seized && !th->stopped) {
+		if (th->tid > 0 && !th->stopped) {
 			if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0)
 				th->tid = 0;
 			stopped_any = 1;
@@ -372,14 +371,14 @@ int hp_target__detach_all(struct hp_target *t)
 		for (size_t i = 0; i < t->nthreads; i++) {
 			struct hp_thread *th = &t->threads[i];
 
-			if (th->tid > 0 && th->seized && !th->stopped)
+			if (th->tid > 0 && !th->stopped)
 				wait_stopped(th);
 		}
 	}
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct hp_thread *th = &t->threads[i];
 
-		if (th->tid > 0 && th->seized)
+		if (th->tid > 0)
 			ptrace(PTRACE_DETACH, th->tid, 0, th->pending_sig);
 	}
 	note_pause_end(t);

@@ -68,7 +68,7 @@ static struct hp_thread *pick_thread(struct hp_target *t)
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct hp_thread *th = &t->threads[i];
 
-		if (th->tid <= 0 || !th->seized)
+		if (th->tid <= 0)
 			continue;
 		if (th->stopped && (!best || !best->stopped))
 			best = th;
@@ -131,6 +131,12 @@ int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args_in
 	r = hp_target__find_syscall(t);
 	if (r < 0)
 		return r;
+	/* Everything that can fail without touching the thread, first. */
+	xstate = malloc(XSTATE_MAX);
+	if (!xstate)
+		return -ENOMEM;
+	if (data && (len > sizeof(stack_saved) || argidx < 0 || argidx > 5))
+		return -EINVAL;
 	th = pick_thread(t);
 	if (!th)
 		return hp_err(-HP_E_GONE, "process %d has no thread to borrow", t->pid);
@@ -141,9 +147,6 @@ int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args_in
 			return hp_err(-HP_E_GONE, "process %d exited", t->pid);
 	}
 
-	xstate = malloc(XSTATE_MAX);
-	if (!xstate)
-		return -ENOMEM;
 	xiov.iov_base = xstate;
 	xiov.iov_len = XSTATE_MAX;
 	have_xstate = ptrace(PTRACE_GETREGSET, th->tid, (void *)NT_X86_XSTATE, &xiov) == 0;
@@ -155,10 +158,6 @@ int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args_in
 	memcpy(args, args_in, sizeof(args));
 	if (data) {
 		/* Below the red zone of the borrowed thread: dead stack space. */
-		if (len > sizeof(stack_saved) || argidx < 0 || argidx > 5) {
-			r = -EINVAL;
-			goto resume;
-		}
 		data_at = (saved.rsp - 128 - len - 64) & ~15ull;
 		r = hp_target__read(t, data_at, stack_saved, len);
 		if (r == 0)

@@ -17,9 +17,9 @@ struct hp_map {
 	char path[256];		/* "" for anonymous, "[stack]", "/memfd:name (deleted)" ... */
 };
 
+/* A thread held under PTRACE_SEIZE (every thread in the list is). */
 struct hp_thread {
 	pid_t tid;
-	int seized;
 	int stopped;
 	int pending_sig;	/* signal seen while stopping; delivered on resume */
 	struct user_regs_struct regs;	/* valid while stopped */
