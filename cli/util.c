@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hotpatch/hotpatch.h"
+#include "common/common.h"
 #include "cli.h"
 
 int cli_exit_code(int err)
@@ -32,22 +33,11 @@ int cli_worst(int a, int b)
 
 void json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	char buf[8192];
+	size_t len = 0;
 
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", f);
-		else if (ch == '\t')
-			fputs("\\t", f);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
+	hp_json_str(buf, sizeof(buf), &len, s);
+	fwrite(buf, 1, len, f);
 }
 
 int cli_fail(struct cli *c, int err, const char *fmt, ...)

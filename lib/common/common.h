@@ -32,6 +32,9 @@ int hp_write_all(int fd, const void *buf, size_t n);
 int hp_read_fd(int fd, const char *path, size_t max, int bad, void **ret, size_t *ret_len);
 int hp_read_file(const char *path, size_t max, int bad, void **ret, size_t *ret_len);
 
+/* Appends s as a quoted JSON string at buf + *len (truncated to fit cap). */
+void hp_json_str(char *buf, size_t cap, size_t *len, const char *s);
+
 double hp_now_ms(void);	/* CLOCK_MONOTONIC in milliseconds */
 void hp_hex(const uint8_t *b, size_t n, char *out);	/* out: 2n+1 bytes */
 

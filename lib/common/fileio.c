@@ -71,3 +71,25 @@ int hp_read_file(const char *path, size_t max, int bad, void **ret, size_t *ret_
 		return hp_err(-errno, "cannot open %s: %s", path, strerror(errno));
 	return hp_read_fd(fd, path, max, bad, ret, ret_len);
 }
+
+void hp_json_str(char *buf, size_t cap, size_t *len, const char *s)
+{
+	if (*len + 2 >= cap)
+		return;
+	buf[(*len)++] = '"';
+	for (; s && *s && *len + 8 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			*len += snprintf(buf + *len, cap - *len, "\\%c", c);
+		else if (c == '\n')
+			*len += snprintf(buf + *len, cap - *len, "\\n");
+		else if (c == '\t')
+			*len += snprintf(buf + *len, cap - *len, "\\t");
+		else if (c < 0x20)
+			*len += snprintf(buf + *len, cap - *len, "\\u%04x", c);
+		else
+			buf[(*len)++] = (char)c;
+	}
+	buf[(*len)++] = '"';
+}

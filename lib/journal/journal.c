@@ -15,25 +15,6 @@ const char *hp_journal__path(void)
 	return p && *p ? p : HP_JOURNAL_DEFAULT;
 }
 
-/* Appends s JSON-escaped, within the buffer. */
-static void put_str(char *buf, size_t cap, size_t *len, const char *s)
-{
-	if (*len + 2 >= cap)
-		return;
-	buf[(*len)++] = '"';
-	for (; s && *s && *len + 8 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			*len += snprintf(buf + *len, cap - *len, "\\%c", c);
-		else if (c < 0x20)
-			*len += snprintf(buf + *len, cap - *len, "\\u%04x", c);
-		else
-			buf[(*len)++] = (char)c;
-	}
-	buf[(*len)++] = '"';
-}
-
 static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
 	va_list ap;
@@ -85,19 +66,19 @@ int hp_journal__append(const char *path, const struct hp_journal_rec *rec)
 
 	put(line, sizeof(line), &len, "{\"time\":\"%s.%03ldZ\",\"uid\":%u,\"op\":", when,
 	    ts.tv_nsec / 1000000, (unsigned)getuid());
-	put_str(line, sizeof(line), &len, rec->op);
+	hp_json_str(line, sizeof(line), &len, rec->op);
 	put(line, sizeof(line), &len, ",\"patch_id\":");
-	put_str(line, sizeof(line), &len, rec->patch_id ? rec->patch_id : "");
+	hp_json_str(line, sizeof(line), &len, rec->patch_id ? rec->patch_id : "");
 	put(line, sizeof(line), &len, ",\"sha256\":\"%s\",\"key_id\":", sha);
-	put_str(line, sizeof(line), &len, rec->key_id ? rec->key_id : "");
+	hp_json_str(line, sizeof(line), &len, rec->key_id ? rec->key_id : "");
 	put(line, sizeof(line), &len, ",\"pid\":%d,\"exe\":", (int)rec->pid);
-	put_str(line, sizeof(line), &len, exe);
+	hp_json_str(line, sizeof(line), &len, exe);
 	put(line, sizeof(line), &len, ",\"build_id\":");
-	put_str(line, sizeof(line), &len, rec->build_id ? rec->build_id : "");
+	hp_json_str(line, sizeof(line), &len, rec->build_id ? rec->build_id : "");
 	put(line, sizeof(line), &len, ",\"result\":");
-	put_str(line, sizeof(line), &len, rec->result);
+	hp_json_str(line, sizeof(line), &len, rec->result);
 	put(line, sizeof(line), &len, ",\"reason\":");
-	put_str(line, sizeof(line), &len, rec->reason ? rec->reason : "");
+	hp_json_str(line, sizeof(line), &len, rec->reason ? rec->reason : "");
 	put(line, sizeof(line), &len, "}\n");
 	if (line[len - 1] != '\n') { /* truncated: keep one line per record */
 		line[len - 1] = '\n';
