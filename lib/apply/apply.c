@@ -481,8 +481,11 @@ unmap:
 		if (top)
 			hp_ledger__set_state(t, top, HP_LEDGER_ACTIVE);
 	}
-	if (map)
+	if (map) {
+		/* Should the unmap fail, the leftover says it is not in effect. */
+		hp_ledger__set_state(t, (struct hp_ledger *)img.bytes, HP_LEDGER_PENDING);
 		hp_txn__unmap(t, map, map_len);
+	}
 out:
 	res->total_ms = hp_now_ms() - t0;
 	hp_target__close(t);
