@@ -177,13 +177,11 @@ static const struct obj_sym *obj_func(const struct obj *o, const char *name)
 static int target_lookup(const struct hp_elf *t, const char *spec, const char *obj_file,
 			 struct hp_sym *ret)
 {
-	char name[256];
+	char name[256], fbuf[256];
 	const char *file = NULL, *colon = strchr(spec, ':');
 	int r;
 
 	if (colon) {
-		static __thread char fbuf[256];
-
 		snprintf(fbuf, sizeof(fbuf), "%.*s", (int)(colon - spec), spec);
 		file = fbuf;
 		snprintf(name, sizeof(name), "%s", colon + 1);
@@ -206,10 +204,6 @@ static int target_lookup(const struct hp_elf *t, const char *spec, const char *o
 	}
 	return r;
 }
-
-struct func_entry {
-	struct hp_disk_func d;
-};
 
 static int add_replacement(const struct hp_elf *t, const struct obj *o, const char *old_spec,
 			   const char *new_name, struct buf *tab, struct buf *strs)

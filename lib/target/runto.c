@@ -9,7 +9,6 @@
  * it arrives there.  A thread that does not arrive in time (blocked on a
  * lock that a stopped thread holds, sleeping) is interrupted again; the
  * caller then falls back to resume-and-retry. */
-#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/ptrace.h>
@@ -51,15 +50,13 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 {
 	double deadline = hp_now_ms() + timeout_ms;
 	size_t running = 0, arrived = 0;
-	sigset_t chld, old;
-	struct timespec zero = { 0, 0 };
+	sigset_t chld;
 	char *state = calloc(n ? n : 1, 1); /* 0 idle, 1 running, 2 done */
 
 	if (!state)
 		return -ENOMEM;
 	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	pthread_sigmask(SIG_BLOCK, &chld, &old);
+	sigaddset(&chld, SIGCHLD);	/* blocked since hp_target__open: waited for below */
 	for (size_t i = 0; i < n; i++) {
 		struct hp_thread *th = by_tid(t, tids[i]);
 
@@ -136,8 +133,6 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 				arrived++;
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	(void)zero;
 	free(state);
 	*ret_arrived = arrived;
 	return 0;
