@@ -297,7 +297,7 @@ case_exits_mid_apply() {
 # thread stopped for as long as the sleep lasts; the process is untouched
 # and no longer traced.
 case_d_state() {
-	local bin=$ROOT/build/victims/vforker pid i st t0 t1
+	local bin=$BUILD_DIR/victims/vforker pid i st t0 t1
 	[ -x "$bin" ] || why "missing $bin (make victims)" || return
 	printf 'int compute(int x) { volatile int y = x * 3 + 1; return y; }\n' >"$T/dfix.c"
 	gcc -O2 -c "$T/dfix.c" -o "$T/dfix.o" || why "gcc failed" || return

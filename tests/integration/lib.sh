@@ -11,10 +11,12 @@
 #     run_case my-case case_x
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-HOTPATCH=${HOTPATCH:-$ROOT/build/hotpatch}
-VICTIM=$ROOT/build/victims/victim
-OTHER=$ROOT/build/victims/other
-TRACER=$ROOT/build/victims/tracer
+# HOTPATCH_BUILD: the make BUILD directory to test (default build/).
+BUILD_DIR=${HOTPATCH_BUILD:-$ROOT/build}
+HOTPATCH=${HOTPATCH:-$BUILD_DIR/hotpatch}
+VICTIM=$BUILD_DIR/victims/victim
+OTHER=$BUILD_DIR/victims/other
+TRACER=$BUILD_DIR/victims/tracer
 PATCHES=$ROOT/tests/patches
 HP_TIMEOUT=${HP_TIMEOUT:-60}	# no hotpatch command may take longer
 

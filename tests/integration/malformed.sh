@@ -11,7 +11,7 @@
 # the journal's records, signatures by unknown keys or for other files.
 . "$(dirname "$0")/lib.sh"
 
-UNIT=$ROOT/build/tests/test-patchfile
+UNIT=$BUILD_DIR/tests/test-patchfile
 MAL=$T/mal
 
 # class;regex over the variant's name (without NNN- and .hp);what is wrong.

@@ -7,7 +7,7 @@
 
 CASES="registers-kept-busy registers-kept-few-threads"
 require $CASES
-REGS=$ROOT/build/victims/regs
+REGS=$BUILD_DIR/victims/regs
 CYCLES=${REGS_CYCLES:-60}
 
 # regs_state FILE KEY: a number from the victim's state line.
