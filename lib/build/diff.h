@@ -43,6 +43,7 @@ struct hp_diff_entry {
 	/* CHANGED_LINE_ONLY: the immediate's offset in the function, both values. */
 	uint64_t line_off;
 	uint32_t line_orig, line_fixed;
+	long orig_ent, fixed_ent;	/* entity index in each object, -1 when absent */
 };
 
 struct hp_diff;
