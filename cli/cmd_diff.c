@@ -4,6 +4,7 @@
 #include <string.h>
 #include "hotpatch/hotpatch.h"
 #include "build/diff.h"
+#include "build/extract.h"
 #include "cli.h"
 
 
@@ -80,17 +81,47 @@ static void print_json(const struct hp_diff *d, const char *orig, const char *fi
 						hp_diff__count_status(d, HP_DIFF_DATA, HP_DIFF_SAME));
 }
 
+/* --extract: what a patch built from this difference would carry. */
+static int extract(struct cli *c, const struct hp_diff *d, const char *out)
+{
+	struct hp_extract_result x;
+	int r = hp_extract(d, NULL, out, &x);
+
+	for (size_t i = 0; i < x.nreasons; i++)
+		fprintf(stderr, "hotpatch diff: cannot patch live: %s\n", x.reasons[i]);
+	if (r < 0 && !x.nreasons)
+		r = cli_fail(c, r, "extract to %s", out);
+	else if (r < 0)
+		r = EXIT_ERROR;
+	else if (x.nothing)
+		printf("nothing to patch: %s not written\n", out);
+	else
+		printf("%s: %zu sections, %zu imports; replaces %zu functions\n", out, x.nsections,
+		       x.nimports, x.nreplace);
+	for (size_t i = 0; r >= 0 && i < x.nreplace; i++)
+		printf("  --replace %s\n", x.replace[i]);
+	for (size_t i = 0; i < x.nnotes; i++)
+		printf("  note: %s\n", x.notes[i]);
+	r = r < 0 ? r : x.nothing ? EXIT_NOTHING : EXIT_DONE;
+	hp_extract_result__free(&x);
+	return r;
+}
+
 int cmd_diff(struct cli *c, int argc, char **argv)
 {
-	const char *files[2] = { NULL, NULL };
+	const char *files[2] = { NULL, NULL }, *out = NULL;
 	struct hp_diff *d = NULL;
 	int n = 0, r, changes;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			continue;
+		if (!strcmp(argv[i], "--extract") && i + 1 < argc) {
+			out = argv[++i];
+			continue;
+		}
 		if (argv[i][0] == '-' || n == 2)
-			return cli_usage(c, "diff takes ORIG.o FIXED.o and --json");
+			return cli_usage(c, "diff takes ORIG.o FIXED.o, --extract OUT.o and --json");
 		files[n++] = argv[i];
 	}
 	if (n != 2)
@@ -99,6 +130,11 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(c, r, "diff %s %s", files[0], files[1]);
 	changes = hp_diff__has_changes(d);
+	if (out) {
+		r = extract(c, d, out);
+		hp_diff__free(d);
+		return r;
+	}
 	if (c->json) {
 		print_json(d, files[0], files[1]);
 	} else {

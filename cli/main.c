@@ -18,7 +18,7 @@ static const struct cmd cmds[] = {
 	{ "revert", cmd_revert, "PATCH_ID PID... [--timeout SEC] [--json]",
 	  "revert the newest patch level of running processes" },
 	{ "status", cmd_status, "PID... [--json]", "list the patches applied to processes" },
-	{ "diff", cmd_diff, "ORIG.o FIXED.o [--json]",
+	{ "diff", cmd_diff, "ORIG.o FIXED.o [--extract OUT.o] [--json]",
 	  "compare objects built from the original and the fixed source (-ffunction-sections\n"
 	  "               -fdata-sections): changed, new, removed functions, data and line-number-only changes" },
 	{ "keygen", cmd_keygen, "-p KEY.pub -s KEY.sec [--comment TEXT] [--password-file F] [--json]",

@@ -203,6 +203,7 @@ int bobj_open(struct dobj *o, const char *path)
 		s->flags = sh.sh_flags;
 		s->size = sh.sh_size;
 		s->entsize = sh.sh_entsize;
+		s->align = sh.sh_addralign;
 		if (sh.sh_type != SHT_NOBITS && sh.sh_size && (sh.sh_flags & SHF_ALLOC)) {
 			Elf_Data *d = elf_getdata(scn, NULL);
 

@@ -19,7 +19,7 @@ struct drel {
 struct dsec {
 	const char *name;
 	uint32_t type;
-	uint64_t flags, size, entsize;
+	uint64_t flags, size, entsize, align;
 	const uint8_t *bytes;	/* NULL for SHT_NOBITS or empty */
 	struct drel *rel;	/* sorted by offset */
 	size_t nrel;
