@@ -68,7 +68,7 @@ uniq_name() {
 	echo "$1-$$-$DNS_SEQ-$RANDOM.test"
 }
 
-# dnsmasq_normal: A and SRV answers (UDP by the process itself, TCP by a
+# dnsmasq_normal: A and SRV answers, and A for a long name, (UDP by the process itself, TCP by a
 # child of it) equal the known-good ones, an unknown name is NXDOMAIN, and
 # the process is still alive.
 dnsmasq_normal() {
@@ -87,6 +87,13 @@ dnsmasq_normal() {
 			got=$(dnsq "$proto" "$n" "$type")
 			[ "$got" = "$want" ] || why "$proto $type $n (cached): got '$got', expected '$want'" || return
 		done
+		# a name longer than SMALLDNAME (50): cached in a union bigname
+		n=$(uniq_name ok)
+		n=${n%.test}.long-name-label-one.long-name-label-two.long-name-label-three.test
+		got=$(dnsq "$proto" "$n" A)
+		[ "$got" = "rcode=0 an=1 A 192.0.2.7" ] || why "$proto A $n: got '$got', expected 'rcode=0 an=1 A 192.0.2.7'" || return
+		got=$(dnsq "$proto" "$n" A)
+		[ "$got" = "rcode=0 an=1 A 192.0.2.7" ] || why "$proto A $n (cached): got '$got', expected 'rcode=0 an=1 A 192.0.2.7'" || return
 		n=$(uniq_name nx)
 		got=$(dnsq "$proto" "$n" A)
 		[ "$got" = "rcode=3 an=0" ] || why "$proto A $n: got '$got', expected NXDOMAIN 'rcode=3 an=0'" || return
