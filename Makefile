@@ -56,6 +56,11 @@ bench: deps
 	$(MAKE) all victims
 	bench/run
 
+# The soak: SOAK_CYCLES (default 10000) apply/revert cycles on a busy server.
+soak: deps
+	$(MAKE) all victims
+	HOTPATCH_BUILD=$(abspath $(BUILD)) nice tests/soak/run
+
 clean:
 	rm -rf $(BUILD)
 
