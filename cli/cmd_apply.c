@@ -344,26 +344,33 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	return worst;
 }
 
+/* Each PID on its own, one after the other, like apply: the baseline of
+ * an apply to many processes (bench/run). */
 int cmd_stop_resume(struct cli *c, int argc, char **argv)
 {
 	struct targets t;
-	double pause = 0;
-	unsigned n = 0;
-	int r, rc = parse_targets(c, "stop-resume", argc, argv, 0, &t);
+	int rc = parse_targets(c, "stop-resume", argc, argv, 0, &t), worst = EXIT_DONE;
 
 	if (rc != EXIT_DONE)
 		return rc;
-	r = hp_stop_resume(t.pids[0], &pause, &n);
-	if (r < 0) {
-		pid_t pid = t.pids[0];
+	if (c->json)
+		printf("{\"results\":[");
+	for (int i = 0; i < t.n; i++) {
+		double pause = 0;
+		unsigned n = 0;
+		int r = hp_stop_resume(t.pids[i], &pause, &n);
 
-		free(t.pids);
-		return cli_fail(c, r, "stop-resume: pid %d", pid);
+		if (r < 0)
+			worst = cli_worst(worst, print_error(c, t.pids[i], r, "stop-resume", i == 0));
+		else if (c->json)
+			printf("%s{\"pid\":%d,\"result\":\"resumed\",\"threads\":%u,\"pause_ms\":%.3f}",
+			       i ? "," : "", t.pids[i], n, pause);
+		else
+			printf("pid %d: %u threads stopped and resumed, paused %.3f ms\n", t.pids[i], n,
+			       pause);
 	}
 	if (c->json)
-		printf("{\"pid\":%d,\"threads\":%u,\"pause_ms\":%.3f}\n", t.pids[0], n, pause);
-	else
-		printf("pid %d: %u threads stopped and resumed, paused %.3f ms\n", t.pids[0], n, pause);
+		printf("]}\n");
 	free(t.pids);
-	return EXIT_DONE;
+	return worst;
 }

@@ -29,7 +29,7 @@ static const struct cmd cmds[] = {
 	  "check a patch file's signature (--keys default: $HOTPATCH_KEYS, else /etc/hotpatch/keys)" },
 	{ "journal", cmd_journal, "[--json]",
 	  "print the journal of applies, reverts and refusals ($HOTPATCH_JOURNAL, else /var/lib/hotpatch/journal)" },
-	{ "stop-resume", cmd_stop_resume, "PID [--json]",
+	{ "stop-resume", cmd_stop_resume, "PID... [--json]",
 	  "stop and resume every thread, patch nothing (the pause baseline of bench/)" },
 };
 
