@@ -257,6 +257,25 @@ static int wait_stopped(struct hp_thread *th)
 	}
 }
 
+/* A thread stopped at a single step or a hardware breakpoint is in a
+ * signal-delivery-stop for SIGTRAP, and a tracer that dies leaves it that
+ * signal: its default action kills the process.  So such a thread is parked
+ * in an interrupt stop, which a dying tracer leaves harmless: PTRACE_INTERRUPT
+ * marks a trap, and resumed with signal 0 the thread takes that trap in
+ * get_signal() before anything else (no user code runs, other pending
+ * signals stay queued).  Checked by the fault tests (faults.sh, load:N). */
+int hp_target__park(struct hp_target *t, struct hp_thread *th)
+{
+	if (th->tid <= 0 || !th->stopped)
+		return 0;
+	if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, th->tid, 0, 0) < 0) {
+		th->tid = 0;
+		return -ESRCH;
+	}
+	th->stopped = 0;
+	return wait_stopped(th);
+}
+
 int hp_target__stop_one(struct hp_target *t, struct hp_thread *th)
 {
 	if (th->stopped)

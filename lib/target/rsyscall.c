@@ -201,6 +201,9 @@ int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args_in
 resume:
 	if (pending && !th->pending_sig)
 		th->pending_sig = pending;
+	/* It stays stopped (stop_all, hold): out of its SIGTRAP stop. */
+	if (was_stopped && th->tid > 0)
+		hp_target__park(t, th);
 	if (!was_stopped && th->tid > 0) {
 		if (ptrace(PTRACE_CONT, th->tid, 0, th->pending_sig) == 0) {
 			th->stopped = 0;

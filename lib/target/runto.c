@@ -128,6 +128,8 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 
 		if (state[i] && th && th->tid > 0) {
 			clear_bp(th->tid);
+			/* Arrived at the breakpoint: out of its SIGTRAP stop (see hp_target__park). */
+			hp_target__park(t, th);
 			th->regs_valid = ptrace(PTRACE_GETREGS, th->tid, 0, &th->regs) == 0;
 			if (th->regs_valid && th->regs.rip == addrs[i])
 				arrived++;

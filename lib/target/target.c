@@ -31,7 +31,19 @@ int hp_proc_state(pid_t pid, char *ret_state)
 	return 0;
 }
 
+static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret);
+
 int hp_target__open(pid_t pid, struct hp_target **ret)
+{
+	return open_target(pid, 0, ret);
+}
+
+int hp_target__open_any(pid_t pid, struct hp_target **ret)
+{
+	return open_target(pid, 1, ret);
+}
+
+static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret)
 {
 	struct hp_target *t;
 	char path[64], state = 0;
@@ -48,7 +60,7 @@ int hp_target__open(pid_t pid, struct hp_target **ret)
 		return hp_err(-HP_E_GONE, "process %d is exiting (state %c)", pid, state);
 	/* A job-control stop would turn our single-steps into group-stops: refuse
 	 * rather than resume a process someone deliberately stopped. */
-	if (state == 'T')
+	if (state == 'T' && !allow_stopped)
 		return hp_err(-HP_E_UNSUPPORTED,
 			      "process %d is stopped (SIGSTOP or a terminal stop); continue it (kill -CONT %d) and try again",
 			      pid, pid);

@@ -56,6 +56,8 @@ int hp_proc_state(pid_t pid, char *ret_state);
 
 /* Opens the process (no ptrace yet).  -HP_E_GONE when it does not exist or is a zombie. */
 int hp_target__open(pid_t pid, struct hp_target **ret);
+/* The same for a process that may be job-control stopped (repair, status). */
+int hp_target__open_any(pid_t pid, struct hp_target **ret);
 /* Detaches every seized thread (resuming it) and frees.  Accepts NULL. */
 void hp_target__close(struct hp_target *t);
 
@@ -72,6 +74,9 @@ int hp_target__seize_all(struct hp_target *t);
 /* Interrupts every seized thread, then waits for all of them; seizes and
  * stops threads born meanwhile; reads every thread's registers. */
 int hp_target__stop_all(struct hp_target *t);
+/* Moves a thread stopped at a trap (single step, breakpoint) into an
+ * interrupt stop, where the death of hotpatch leaves it harmless. */
+int hp_target__park(struct hp_target *t, struct hp_thread *th);
 /* Interrupts one seized thread and waits for it (registers read). */
 int hp_target__stop_one(struct hp_target *t, struct hp_thread *th);
 /* With the process stopped, lets threads tids[i] run alone until each reaches
@@ -110,5 +115,12 @@ int hp_target__syscall_data(struct hp_target *t, long nr, const uint64_t args[6]
 /* The stack mapping [lo, hi) holding sp (from maps), for snapshotting. */
 int hp_target__stack_bounds(const struct hp_map *maps, size_t n, uint64_t sp,
 			    uint64_t *ret_lo, uint64_t *ret_hi);
+
+/* The dead-man stop (deadman.c): with every thread stopped, queues a
+ * SIGSTOP that stops the process should hotpatch die before disarming it.
+ * Disarm consumes it through one thread (returns 0), or discards it with a
+ * SIGCONT when no thread reports it (returns 1). */
+int hp_target__deadman_arm(struct hp_target *t);
+int hp_target__deadman_disarm(struct hp_target *t);
 
 #endif
