@@ -104,6 +104,19 @@ struct hp_apply_opts {
 	double timeout_sec;	/* how long to retry the consistency check (default 5) */
 };
 
+/* The named steps of apply and revert, in the order they run:
+ *   apply:  attach check load stop jump ledger resume detach
+ *   revert: attach check stop jump ledger resume unmap detach
+ * "jump" is every jump written (apply) or restored (revert); "ledger" is
+ * the commit; "resume" lifts the dead-man stop (see lib/target/deadman.c).
+ * Each step boundary leaves the target safe should hotpatch die there
+ * (hotpatch repair finishes or undoes what was under way). */
+enum hp_step {
+	HP_STEP_ATTACH, HP_STEP_CHECK, HP_STEP_LOAD, HP_STEP_STOP, HP_STEP_JUMP,
+	HP_STEP_LEDGER, HP_STEP_RESUME, HP_STEP_UNMAP, HP_STEP_DETACH, HP_STEP_N
+};
+const char *hp_step_name(int step);
+
 struct hp_func_result {
 	char name[128];
 	uint64_t old_addr, new_addr;
@@ -122,12 +135,21 @@ struct hp_apply_result {
 	uint8_t build_id[64];	/* of the patched object */
 	size_t build_id_len;
 	uint8_t patch_sha256[32];	/* of the patch file applied or reverted */
+	double step_ms[HP_STEP_N];	/* time spent in each step (0: not run) */
 };
 
 int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *opts,
 	     struct hp_apply_result *ret);
 int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	      struct hp_apply_result *ret);
+
+enum hp_patch_state {
+	HP_PATCH_PENDING,	/* loaded, not in effect: an apply under way or interrupted */
+	HP_PATCH_ACTIVE,	/* its jumps are installed */
+	HP_PATCH_SUPERSEDED,	/* a higher level replaced it */
+	HP_PATCH_REVERTING,	/* a revert under way or interrupted */
+};
+const char *hp_patch_state_name(int state);
 
 /* One applied patch as the ledger in the process records it. */
 struct hp_status_entry {
@@ -136,15 +158,50 @@ struct hp_status_entry {
 	uint8_t build_id[64];
 	size_t build_id_len;
 	uint32_t level;
-	int active;		/* 1: its jumps are installed; 0: superseded by a higher level */
+	int active;		/* 1: its jumps are installed; 0: superseded, or a leftover */
+	int state;		/* enum hp_patch_state */
+	int interrupted;	/* hotpatch died while it changed this patch (see repair) */
+	unsigned jumps_written;	/* entries whose bytes are this patch's (pending/active/reverting) */
+	unsigned jumps_torn;	/* entries half written: neither before nor after bytes */
 	uint64_t applied_at;	/* unix time */
 	uint64_t map_start, map_len;
 	size_t nfuncs;
 	struct hp_func_result funcs[64];	/* first 64 */
 };
 
-/* Fills up to max entries; *ret_n gets the count found. */
+/* Fills up to max entries; *ret_n gets the count found.  Leftovers of an
+ * interrupted apply or revert are listed too (state pending / reverting). */
 int hp_status(pid_t pid, struct hp_status_entry *ret, size_t max, size_t *ret_n);
+
+/* What a hotpatch that died may have left in a process besides ledgers,
+ * read from /proc without stopping it. */
+struct hp_leftovers {
+	int stopped;		/* job-control stopped (state T) */
+	int deadman;		/* ... and a ledger says hotpatch armed its dead-man stop */
+	unsigned memfd_fds;	/* descriptors of hotpatch memfds still open in it */
+	unsigned empty_maps;	/* hotpatch mappings never filled (death during load) */
+	unsigned damaged_maps;	/* hotpatch mappings with an unreadable ledger (left alone) */
+};
+int hp_leftovers(pid_t pid, struct hp_leftovers *ret);
+
+/* Repair: attaches and rolls back an interrupted apply (restores the bytes
+ * of its written jumps, unmaps it, puts the level below back), finishes an
+ * interrupted revert, removes empty mappings and stray memfd descriptors,
+ * and continues a process stopped by hotpatch's dead-man stop. */
+struct hp_repair_result {
+	char patch_id[64];	/* the (last) patch whose operation was repaired, "" when none */
+	unsigned rolled_back;	/* interrupted applies undone */
+	unsigned finished;	/* interrupted reverts completed */
+	unsigned jumps_restored;
+	unsigned unmapped;	/* patch mappings removed */
+	unsigned fds_closed;
+	unsigned marks_cleared;	/* committed patches whose dead-man mark was cleared */
+	int continued;		/* the process was stopped by the dead-man and continued */
+	unsigned nthreads;
+	double total_ms;
+};
+/* 0 with everything in *ret zero: nothing to repair. */
+int hp_repair(pid_t pid, struct hp_repair_result *ret);
 
 /* Test and benchmark hook: seize all threads, interrupt, wait, detach; no patch. */
 int hp_stop_resume(pid_t pid, double *ret_pause_ms, unsigned *ret_nthreads);

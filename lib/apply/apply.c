@@ -15,13 +15,14 @@
 #include "safety/safety.h"
 #include "apply/apply.h"
 #include "apply/quiesce.h"
+#include "apply/steps.h"
 #include "apply/txn.h"
 
 /* The active ledger of the object (its newest applied level), or NULL. */
 struct hp_ledger *hp_txn__top(const struct hp_ledger_set *ls, const struct hp_object *obj)
 {
 	for (size_t i = 0; i < ls->n; i++)
-		if (ls->l[i]->state == HP_LEDGER_ACTIVE && ls->l[i]->object_base == obj->base)
+		if (hp_ledger_state(ls->l[i]) == HP_LEDGER_ACTIVE && ls->l[i]->object_base == obj->base)
 			return ls->l[i];
 	return NULL;
 }
@@ -130,7 +131,7 @@ static int build_entries(struct hp_target *t, const struct hp_patch *p, const st
 
 /* The bytes an entry holds once its level is applied: a jump to the new
  * code, or the original bytes for a function the level no longer replaces. */
-static int forward_bytes(const struct hp_ledger_entry *e, uint8_t code[HP_SAVED_LEN])
+int hp_txn__forward_bytes(const struct hp_ledger_entry *e, uint8_t code[HP_SAVED_LEN])
 {
 	if (!e->new_addr) {
 		memcpy(code, e->orig, HP_SAVED_LEN);
@@ -139,6 +140,27 @@ static int forward_bytes(const struct hp_ledger_entry *e, uint8_t code[HP_SAVED_
 	if (hp_arch__encode_jmp(e->addr, e->new_addr, code) < 0)
 		return hp_err(-HP_E_RELOC, "%s: replacement out of jump range", e->name);
 	return 0;
+}
+
+int hp_txn__entry_written(struct hp_target *t, const struct hp_ledger_entry *e)
+{
+	uint8_t fwd[HP_SAVED_LEN], mem[HP_SAVED_LEN];
+	int is_fwd = 1, is_prev = 1;
+
+	if (hp_txn__forward_bytes(e, fwd) < 0 || e->len > HP_SAVED_LEN ||
+	    hp_target__read(t, e->addr, mem, e->len) < 0) {
+		hp_err_clear();
+		return -2;
+	}
+	for (uint32_t k = 0; k < e->len; k++) {
+		if (mem[k] != fwd[k])
+			is_fwd = 0;
+		if (mem[k] != e->prev[k])
+			is_prev = 0;
+		if (mem[k] != fwd[k] && mem[k] != e->prev[k])
+			return -2;
+	}
+	return is_fwd ? 1 : is_prev ? 0 : -1;
 }
 
 /* forward: writes each entry's applied bytes; else its previous bytes.  On
@@ -153,7 +175,7 @@ int hp_txn__redirect(struct hp_target *t, struct hp_ledger_entry *es, size_t n, 
 		uint8_t code[HP_SAVED_LEN];
 
 		if (forward)
-			r = forward_bytes(&es[i], code);
+			r = hp_txn__forward_bytes(&es[i], code);
 		else
 			memcpy(code, es[i].prev, HP_SAVED_LEN);
 		if (r == 0)
@@ -163,6 +185,7 @@ int hp_txn__redirect(struct hp_target *t, struct hp_ledger_entry *es, size_t n, 
 				hp_err(r, "cannot write the jump into %s: %s", es[i].name, strerror(-r));
 			break;
 		}
+		hp_steps__point(HP_STEP_JUMP, (unsigned)i + 1);
 	}
 	if (r < 0) {
 		for (size_t k = 0; k <= i && k < n; k++) {
@@ -170,7 +193,7 @@ int hp_txn__redirect(struct hp_target *t, struct hp_ledger_entry *es, size_t n, 
 
 			if (forward)
 				memcpy(code, es[k].prev, HP_SAVED_LEN);
-			else if (forward_bytes(&es[k], code) < 0)
+			else if (hp_txn__forward_bytes(&es[k], code) < 0)
 				continue;
 			hp_target__write(t, es[k].addr, code, es[k].len);
 		}
@@ -251,6 +274,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		fd = -1;
 		goto out;
 	}
+	hp_steps__point(HP_STEP_LOAD, 1);
 	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", t->pid, fd);
 	lfd = open(path, O_RDWR | O_CLOEXEC);
 	if (lfd < 0) {
@@ -285,6 +309,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		r = hp_err(r, "could not map the patch near %s in process %d", obj->path, t->pid);
 		goto out;
 	}
+	hp_steps__point(HP_STEP_LOAD, 2);
 	r = hp_image__build(p, ext, obj, at, ledger_bytes, img);
 	if (r == 0) {
 		for (size_t i = 0; i < nes && i < p->nfuncs; i++)
@@ -351,17 +376,19 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	size_t nmaps = 0, nes = 0, nranges = 0;
 	struct hp_object obj = { 0 };
 	struct hp_ledger_set ls = { 0 };
-	struct hp_ledger *top;
+	struct hp_ledger *top, *mine;
 	struct hp_ledger_entry *es = NULL;
 	struct hp_image img = { 0 };
 	struct hp_safety *safety = NULL;
 	struct hp_range *ranges = NULL;
+	struct hp_steps steps;
 	uint64_t map = 0, map_len = 0;
 	unsigned attempts = 0;
-	int r, redirected = 0;
+	int r, redirected = 0, armed = 0, superseded = 0;
 
 	hp_err_clear();
 	memset(res, 0, sizeof(*res));
+	hp_steps__start(&steps, res->step_ms);
 	r = hp_target__open(pid, &t);
 	if (r < 0)
 		return r;
@@ -382,11 +409,23 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 		r = hp_ledger__scan(t, maps, nmaps, &ls);
 	if (r < 0)
 		goto out;
+	hp_steps__end(&steps, HP_STEP_ATTACH);
 	for (size_t i = 0; i < ls.n; i++)
 		if (!strcmp(ls.l[i]->patch_id, p->info.id) && ls.l[i]->object_base == obj.base &&
-		    ls.l[i]->state != HP_LEDGER_PENDING) {
+		    hp_ledger_state(ls.l[i]) != HP_LEDGER_PENDING) {
 			r = hp_err(-HP_E_ALREADY, "patch %s is already applied to process %d (level %u)",
 				   p->info.id, pid, ls.l[i]->level);
+			goto out;
+		}
+	/* A leftover of a hotpatch that died changing this object: its bytes
+	 * and levels are not what the ledgers say until it is repaired. */
+	for (size_t i = 0; i < ls.n; i++)
+		if (ls.l[i]->object_base == obj.base &&
+		    (hp_ledger_state(ls.l[i]) == HP_LEDGER_REVERTING ||
+		     (hp_ledger_state(ls.l[i]) == HP_LEDGER_PENDING && hp_ledger_armed(ls.l[i])))) {
+			r = hp_err(-HP_E_LEDGER,
+				   "an interrupted operation on %s is recorded in process %d: run hotpatch repair %d first",
+				   ls.l[i]->patch_id, pid, pid);
 			goto out;
 		}
 	top = hp_txn__top(&ls, &obj);
@@ -431,25 +470,50 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 		ranges[nranges++] = (struct hp_range){ top->text_start, top->text_end, top->patch_id };
 
 	r = hp_safety__new(pid, &safety);
-	if (r == 0)
-		r = load(t, p, &maps, &nmaps, &obj, top, es, nes, &img, &map, &map_len);
 	if (r < 0)
 		goto out;
+	hp_steps__end(&steps, HP_STEP_CHECK);
+	r = load(t, p, &maps, &nmaps, &obj, top, es, nes, &img, &map, &map_len);
+	if (r < 0)
+		goto out;
+	mine = (struct hp_ledger *)img.bytes;
+	hp_steps__end(&steps, HP_STEP_LOAD);
 
 	r = hp_quiesce(t, safety, &maps, &nmaps, ranges, nranges, timeout, &attempts);
 	if (r < 0)
 		goto unmap;
-	r = hp_txn__redirect(t, es, nes, 1);
+	hp_steps__end(&steps, HP_STEP_STOP);
+
+	/* The window in which the process must not run: from the first jump
+	 * to the commit.  Should we die in it, the dead-man stop holds the
+	 * process and the ledger (PENDING|ARMED) tells repair what to undo. */
+	r = hp_target__deadman_arm(t);
 	if (r == 0) {
-		redirected = 1;
-		r = hp_ledger__set_state(t, (struct hp_ledger *)img.bytes, HP_LEDGER_ACTIVE);
+		armed = 1;
+		r = hp_ledger__set_state(t, mine, HP_LEDGER_PENDING | HP_LEDGER_ARMED);
 	}
-	if (r == 0 && top)
-		r = hp_ledger__set_state(t, top, HP_LEDGER_SUPERSEDED);
+	if (r == 0)
+		r = hp_txn__redirect(t, es, nes, 1);
 	if (r < 0)
 		goto unmap;
+	redirected = 1;
+	hp_steps__end(&steps, HP_STEP_JUMP);
+	if (top) {
+		r = hp_ledger__set_state(t, top, HP_LEDGER_SUPERSEDED);
+		superseded = r == 0;
+	}
+	/* The commit: one 4-byte write. */
+	if (r == 0)
+		r = hp_ledger__set_state(t, mine, HP_LEDGER_ACTIVE | HP_LEDGER_ARMED);
+	if (r < 0)
+		goto unmap;
+	hp_steps__end(&steps, HP_STEP_LEDGER);
+	hp_target__deadman_disarm(t);
+	hp_ledger__set_state(t, mine, HP_LEDGER_ACTIVE);
+	hp_steps__end(&steps, HP_STEP_RESUME);
 	res->nthreads = (unsigned)t->nthreads;
 	hp_target__detach_all(t);
+	hp_steps__end(&steps, HP_STEP_DETACH);
 
 	snprintf(res->patch_id, sizeof(res->patch_id), "%s", p->info.id);
 	res->level = p->info.level;
@@ -465,21 +529,30 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	goto out;
 
 unmap:
-	/* Undo in reverse: jumps, ledger states, the mapping -- which must stay
-	 * while any jump into it might remain. */
+	/* Undo in reverse: jumps, ledger states, the dead-man stop (before any
+	 * thread runs a remote call), the mapping -- which must stay while any
+	 * jump into it might remain. */
 	if (redirected) {
 		char why[1024];
 
 		snprintf(why, sizeof(why), "%s", hp_errmsg());
 		if (hp_txn__redirect(t, es, nes, 0) < 0) {
-			hp_ledger__set_state(t, (struct hp_ledger *)img.bytes, HP_LEDGER_ACTIVE);
+			if (top)
+				hp_ledger__set_state(t, top, HP_LEDGER_SUPERSEDED);
+			hp_ledger__set_state(t, mine, HP_LEDGER_ACTIVE);
+			if (armed)
+				hp_target__deadman_disarm(t);
 			hp_err_clear();
 			r = hp_err(r, "%s; undoing it failed too: the patch stays applied (see hotpatch status)",
 				   why);
 			goto out;
 		}
-		if (top)
-			hp_ledger__set_state(t, top, HP_LEDGER_ACTIVE);
+	}
+	if (superseded)
+		hp_ledger__set_state(t, top, HP_LEDGER_ACTIVE);
+	if (armed) {
+		hp_ledger__set_state(t, mine, HP_LEDGER_PENDING);
+		hp_target__deadman_disarm(t);
 	}
 	if (map) {
 		/* Should the unmap fail, the leftover says it is not in effect. */

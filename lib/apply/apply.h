@@ -33,11 +33,26 @@
 #define PAGE 4096ul
 #define HP_LEDGER_MAX_ENTRIES 4096
 
+/* The life of a ledger, and what a hotpatch that died at each point left:
+ *
+ *   apply:  PENDING (loaded) -> PENDING|ARMED (dead-man stop armed) -> jumps
+ *           -> level below SUPERSEDED -> ACTIVE|ARMED (the commit) -> disarm
+ *           -> ACTIVE
+ *   revert: ACTIVE -> REVERTING|ARMED -> original bytes back -> level below
+ *           ACTIVE -> PENDING|ARMED (the commit) -> disarm -> PENDING -> unmap
+ *
+ * So a PENDING ledger is never in effect (repair puts back the bytes of any
+ * of its jumps still written, reactivates the level below, unmaps it), a
+ * REVERTING one is a revert to finish, and ARMED means the process may be
+ * held by the dead-man stop (lib/target/deadman.c) that repair lifts. */
 enum hp_ledger_state {
-	HP_LEDGER_PENDING = 0,	/* loaded, jumps not written (or left by a crash) */
+	HP_LEDGER_PENDING = 0,	/* loaded, not in effect (or left by a crash) */
 	HP_LEDGER_ACTIVE = 1,	/* its jumps are installed */
 	HP_LEDGER_SUPERSEDED = 2,	/* a higher level replaced it */
+	HP_LEDGER_REVERTING = 3,	/* a revert is restoring the bytes below */
 };
+#define HP_LEDGER_STATE_MASK 0xffu
+#define HP_LEDGER_ARMED 0x100u	/* or'ed in while the dead-man stop is armed */
 
 struct hp_ledger_entry {
 	uint64_t addr;		/* where the jump is written: function entry + endbr64 */
@@ -103,7 +118,18 @@ struct hp_ledger_set {
 int hp_ledger__scan(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
 		    struct hp_ledger_set *ret);
 void hp_ledger__free(struct hp_ledger_set *s);
+/* Writes the state word (flags included) into the process. */
 int hp_ledger__set_state(struct hp_target *t, const struct hp_ledger *l, uint32_t state);
+
+static inline uint32_t hp_ledger_state(const struct hp_ledger *l)
+{
+	return l->state & HP_LEDGER_STATE_MASK;
+}
+
+static inline int hp_ledger_armed(const struct hp_ledger *l)
+{
+	return !!(l->state & HP_LEDGER_ARMED);
+}
 
 /* The laid-out, relocated image of a patch for one process. */
 struct hp_image {

@@ -20,6 +20,9 @@ static int ledger_sane(const struct hp_ledger *l, uint64_t map_end)
 		return 0;
 	if (l->build_id_len > sizeof(l->build_id))
 		return 0;
+	if ((l->state & ~(HP_LEDGER_STATE_MASK | HP_LEDGER_ARMED)) ||
+	    hp_ledger_state(l) > HP_LEDGER_REVERTING)
+		return 0;
 	for (uint32_t i = 0; i < l->nentries; i++) {
 		const struct hp_ledger_entry *e = &l->e[i];
 

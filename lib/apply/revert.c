@@ -1,11 +1,15 @@
 /* Revert: the exact reverse of apply, newest level first.  The bytes each
  * redirect overwrote come from the ledger in the process; the patch code is
- * unmapped only once no thread is in it or due to return into it. */
+ * unmapped only once no thread is in it or due to return into it.  The
+ * window from the first byte restored to the commit runs under the dead-man
+ * stop, with the ledger REVERTING|ARMED: should hotpatch die in it, the
+ * process stays stopped and hotpatch repair finishes the revert. */
 #include <stdio.h>
 #include "common/common.h"
 #include "safety/safety.h"
 #include "apply/apply.h"
 #include "apply/quiesce.h"
+#include "apply/steps.h"
 #include "apply/txn.h"
 
 int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
@@ -19,11 +23,13 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	struct hp_ledger *l = NULL, *prev = NULL;
 	struct hp_safety *safety = NULL;
 	struct hp_range range;
+	struct hp_steps steps;
 	unsigned attempts = 0;
 	int r;
 
 	hp_err_clear();
 	memset(res, 0, sizeof(*res));
+	hp_steps__start(&steps, res->step_ms);
 	r = hp_target__open(pid, &t);
 	if (r == 0) /* exclusive from here: see hp_apply */
 		r = hp_target__seize_all(t);
@@ -33,18 +39,24 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 		r = hp_ledger__scan(t, maps, nmaps, &ls);
 	if (r < 0)
 		goto out;
+	hp_steps__end(&steps, HP_STEP_ATTACH);
 	for (size_t i = 0; i < ls.n; i++)
-		if (!strcmp(ls.l[i]->patch_id, patch_id) && ls.l[i]->state != HP_LEDGER_PENDING)
+		if (!strcmp(ls.l[i]->patch_id, patch_id) && hp_ledger_state(ls.l[i]) != HP_LEDGER_PENDING)
 			l = ls.l[i];
 	if (!l) {
 		r = hp_err(-HP_E_NOT_APPLIED, "patch %s is not applied to process %d", patch_id, pid);
 		goto out;
 	}
-	if (l->state != HP_LEDGER_ACTIVE) {
+	if (hp_ledger_state(l) == HP_LEDGER_REVERTING) {
+		r = hp_err(-HP_E_LEDGER, "an interrupted revert of %s is recorded in process %d: run hotpatch repair %d",
+			   patch_id, pid, pid);
+		goto out;
+	}
+	if (hp_ledger_state(l) != HP_LEDGER_ACTIVE) {
 		const char *on_top = "a higher level";
 
 		for (size_t i = 0; i < ls.n; i++)
-			if (ls.l[i]->state == HP_LEDGER_ACTIVE && ls.l[i]->object_base == l->object_base)
+			if (hp_ledger_state(ls.l[i]) == HP_LEDGER_ACTIVE && ls.l[i]->object_base == l->object_base)
 				on_top = ls.l[i]->patch_id;
 		r = hp_err(-HP_E_NOT_TOP, "patch %s (level %u) is superseded by %s in process %d; revert that first",
 			   patch_id, l->level, on_top, pid);
@@ -58,24 +70,47 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 		}
 	}
 	range = (struct hp_range){ l->text_start, l->text_end, l->patch_id };
-
 	r = hp_safety__new(pid, &safety);
-	if (r == 0)
-		r = hp_quiesce(t, safety, &maps, &nmaps, &range, 1, timeout, &attempts);
 	if (r < 0)
 		goto out;
-	r = hp_txn__redirect(t, l->e, l->nentries, 0);
-	if (r == 0 && prev)
-		r = hp_ledger__set_state(t, prev, HP_LEDGER_ACTIVE);
+	hp_steps__end(&steps, HP_STEP_CHECK);
+	r = hp_quiesce(t, safety, &maps, &nmaps, &range, 1, timeout, &attempts);
+	if (r < 0)
+		goto out;
+	hp_steps__end(&steps, HP_STEP_STOP);
+
+	r = hp_target__deadman_arm(t);
+	if (r < 0)
+		goto out;
+	r = hp_ledger__set_state(t, l, HP_LEDGER_REVERTING | HP_LEDGER_ARMED);
+	if (r == 0)
+		r = hp_txn__redirect(t, l->e, l->nentries, 0);
+	if (r == 0) {
+		hp_steps__end(&steps, HP_STEP_JUMP);
+		if (prev)
+			r = hp_ledger__set_state(t, prev, HP_LEDGER_ACTIVE);
+		if (r < 0)
+			hp_txn__redirect(t, l->e, l->nentries, 1);
+	}
+	/* The commit: from here the process runs the level below; the mapping is garbage. */
+	if (r == 0)
+		r = hp_ledger__set_state(t, l, HP_LEDGER_PENDING | HP_LEDGER_ARMED);
 	if (r < 0) {
-		hp_txn__redirect(t, l->e, l->nentries, 1);
+		if (prev)
+			hp_ledger__set_state(t, prev, HP_LEDGER_SUPERSEDED);
+		hp_ledger__set_state(t, l, HP_LEDGER_ACTIVE);
+		hp_target__deadman_disarm(t);
 		goto out;
 	}
-	/* From here the process runs the level below; the mapping is garbage. */
+	hp_steps__end(&steps, HP_STEP_LEDGER);
+	hp_target__deadman_disarm(t);
 	hp_ledger__set_state(t, l, HP_LEDGER_PENDING);
+	hp_steps__end(&steps, HP_STEP_RESUME);
 	r = hp_txn__unmap(t, l->map_start, l->map_len);
+	hp_steps__end(&steps, HP_STEP_UNMAP);
 	res->nthreads = (unsigned)t->nthreads;
 	hp_target__detach_all(t);
+	hp_steps__end(&steps, HP_STEP_DETACH);
 	snprintf(res->patch_id, sizeof(res->patch_id), "%s", l->patch_id);
 	res->level = prev ? prev->level : 0;
 	res->prev_level = l->level;
