@@ -19,6 +19,7 @@ struct targets {
 	const char *first;	/* the positional argument before the PIDs */
 	const char *keys;	/* --keys DIR */
 	int allow_unsigned;
+	int verbose;		/* -v: the time of each step */
 };
 
 static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, int need_first,
@@ -27,13 +28,16 @@ static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, 
 	static const struct option opts[] = { { "timeout", required_argument, 0, 't' },
 					      { "json", no_argument, 0, 'j' },
 					      { "keys", required_argument, 0, 'k' },
-					      { "allow-unsigned", no_argument, 0, 'U' }, { 0 } };
+					      { "allow-unsigned", no_argument, 0, 'U' },
+					      { "verbose", no_argument, 0, 'v' }, { 0 } };
 	int ch;
 
 	memset(t, 0, sizeof(*t));
 	t->timeout = 5.0;
-	while ((ch = getopt_long(argc, argv, "t:jk:U", opts, NULL)) != -1) {
-		if (ch == 'k' && !strcmp(cmd, "apply")) {
+	while ((ch = getopt_long(argc, argv, "t:jk:Uv", opts, NULL)) != -1) {
+		if (ch == 'v') {
+			t->verbose = 1;
+		} else if (ch == 'k' && !strcmp(cmd, "apply")) {
 			t->keys = optarg;
 		} else if (ch == 'U' && !strcmp(cmd, "apply")) {
 			t->allow_unsigned = 1;
@@ -63,17 +67,39 @@ static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, 
 	return EXIT_DONE;
 }
 
+/* The time of each step run, as JSON members or as one line of text. */
+static void print_steps(struct cli *c, const struct hp_apply_result *r)
+{
+	int n = 0;
+
+	printf(c->json ? ",\"steps_ms\":{" : "  steps:");
+	for (int i = 0; i < HP_STEP_N; i++) {
+		if (r->step_ms[i] <= 0)
+			continue;
+		if (c->json)
+			printf("%s\"%s\":%.3f", n ? "," : "", hp_step_name(i), r->step_ms[i]);
+		else
+			printf(" %s %.2f ms", hp_step_name(i), r->step_ms[i]);
+		n++;
+	}
+	printf(c->json ? "}" : "\n");
+}
+
 static void print_result(struct cli *c, const char *verb, pid_t pid, const struct hp_apply_result *r,
-			 int first)
+			 int first, int verbose)
 {
 	if (c->json) {
 		printf("%s{\"pid\":%d,\"result\":\"%s\",\"patch_id\":", first ? "" : ",", pid, verb);
 		json_str(stdout, r->patch_id);
 		printf(",\"level\":%u,\"previous_level\":%u,\"functions\":%zu,\"threads\":%u,"
-		       "\"checks\":%u,\"pause_ms\":%.3f,\"total_ms\":%.3f}",
+		       "\"checks\":%u,\"pause_ms\":%.3f,\"total_ms\":%.3f",
 		       r->level, r->prev_level, r->nfuncs, r->nthreads, r->attempts, r->pause_ms,
 		       r->total_ms);
-	} else if (!strcmp(verb, "applied")) {
+		print_steps(c, r);
+		printf("}");
+		return;
+	}
+	if (!strcmp(verb, "applied")) {
 		printf("pid %d: applied %s (level %u%s): %zu function%s redirected, %u thread%s, paused %.2f ms, %.1f ms in all\n",
 		       pid, r->patch_id, r->level, r->prev_level ? ", replacing a lower level" : "",
 		       r->nfuncs, r->nfuncs == 1 ? "" : "s", r->nthreads, r->nthreads == 1 ? "" : "s",
@@ -83,6 +109,8 @@ static void print_result(struct cli *c, const char *verb, pid_t pid, const struc
 		       pid, r->patch_id, r->level, r->nthreads, r->nthreads == 1 ? "" : "s", r->pause_ms,
 		       r->total_ms);
 	}
+	if (verbose)
+		print_steps(c, r);
 }
 
 static int print_error(struct cli *c, pid_t pid, int err, const char *verb, int first)
@@ -248,7 +276,7 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 		if (r < 0)
 			worst = cli_worst(worst, print_error(c, t.pids[i], r, cmd, i == 0));
 		else
-			print_result(c, revert ? "reverted" : "applied", t.pids[i], &res, i == 0);
+			print_result(c, revert ? "reverted" : "applied", t.pids[i], &res, i == 0, t.verbose);
 		fflush(stdout);
 	}
 	if (c->json)
@@ -268,6 +296,40 @@ int cmd_revert(struct cli *c, int argc, char **argv)
 	return act(c, argc, argv, 1);
 }
 
+/* What a hotpatch that died left behind, besides the ledgers listed. */
+static void print_leftovers(struct cli *c, pid_t pid, const struct hp_leftovers *lo,
+			    const struct hp_status_entry *es, size_t n)
+{
+	int needs = lo->deadman || lo->memfd_fds || lo->empty_maps;
+
+	for (size_t k = 0; k < n; k++)
+		if (es[k].interrupted || es[k].state == HP_PATCH_PENDING ||
+		    es[k].state == HP_PATCH_REVERTING)
+			needs = 1;
+	if (c->json) {
+		printf("\"stopped\":%s,\"deadman_stop\":%s,\"memfd_fds\":%u,\"empty_mappings\":%u,"
+		       "\"damaged_mappings\":%u,\"needs_repair\":%s",
+		       lo->stopped ? "true" : "false", lo->deadman ? "true" : "false", lo->memfd_fds,
+		       lo->empty_maps, lo->damaged_maps, needs ? "true" : "false");
+		return;
+	}
+	if (lo->deadman)
+		printf("pid %d: stopped by hotpatch's dead-man stop (a hotpatch died mid-change)\n", pid);
+	else if (lo->stopped)
+		printf("pid %d: stopped (not by hotpatch)\n", pid);
+	if (lo->memfd_fds)
+		printf("pid %d: %u hotpatch memfd descriptor%s left open\n", pid, lo->memfd_fds,
+		       lo->memfd_fds == 1 ? "" : "s");
+	if (lo->empty_maps)
+		printf("pid %d: %u empty hotpatch mapping%s (a load cut short)\n", pid, lo->empty_maps,
+		       lo->empty_maps == 1 ? "" : "s");
+	if (lo->damaged_maps)
+		printf("pid %d: %u hotpatch mapping%s with an unreadable ledger (left alone)\n", pid,
+		       lo->damaged_maps, lo->damaged_maps == 1 ? "" : "s");
+	if (needs)
+		printf("pid %d: leftovers of an interrupted hotpatch: run hotpatch repair %d\n", pid, pid);
+}
+
 int cmd_status(struct cli *c, int argc, char **argv)
 {
 	struct targets t;
@@ -284,9 +346,12 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	if (c->json)
 		printf("{\"processes\":[");
 	for (int i = 0; i < t.n; i++) {
+		struct hp_leftovers lo;
 		size_t n = 0;
 		int r = hp_status(t.pids[i], es, 32, &n);
 
+		if (r == 0)
+			r = hp_leftovers(t.pids[i], &lo);
 		if (r < 0) {
 			worst = cli_worst(worst, print_error(c, t.pids[i], r, "status", i == 0));
 			continue;
@@ -294,7 +359,10 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		if (n > 32)
 			n = 32;
 		if (c->json)
-			printf("%s{\"pid\":%d,\"patches\":[", i ? "," : "", t.pids[i]);
+			printf("%s{\"pid\":%d,", i ? "," : "", t.pids[i]);
+		print_leftovers(c, t.pids[i], &lo, es, n);
+		if (c->json)
+			printf(",\"patches\":[");
 		else
 			printf("pid %d: %zu patch%s\n", t.pids[i], n, n == 1 ? "" : "es");
 		for (size_t k = 0; k < n; k++) {
@@ -307,15 +375,26 @@ int cmd_status(struct cli *c, int argc, char **argv)
 			if (c->json) {
 				printf("%s{\"id\":", k ? "," : "");
 				json_str(stdout, e->patch_id);
-				printf(",\"level\":%u,\"active\":%s,\"object\":", e->level,
-				       e->active ? "true" : "false");
+				printf(",\"level\":%u,\"active\":%s,\"state\":\"%s\",\"interrupted\":%s,"
+				       "\"jumps_written\":%u,\"jumps_torn\":%u,\"object\":",
+				       e->level, e->active ? "true" : "false", hp_patch_state_name(e->state),
+				       e->interrupted ? "true" : "false", e->jumps_written, e->jumps_torn);
 				json_str(stdout, e->object);
 				printf(",\"build_id\":\"%s\",\"applied_at\":%lu,\"mapping\":\"0x%lx-0x%lx\",\"functions\":[",
 				       bid, (unsigned long)e->applied_at, (unsigned long)e->map_start,
 				       (unsigned long)(e->map_start + e->map_len));
 			} else {
 				printf("  %s  level %u  %s  %s  applied %s\n", e->patch_id, e->level,
-				       e->active ? "active" : "superseded", e->object, when);
+				       hp_patch_state_name(e->state), e->object, when);
+				if (e->state != HP_PATCH_SUPERSEDED &&
+				    (e->interrupted || e->state != HP_PATCH_ACTIVE ||
+				     e->jumps_written != e->nfuncs))
+					printf("    %s: %u of %zu jumps written, %u half written%s\n",
+					       e->state == HP_PATCH_REVERTING ? "interrupted revert" :
+					       e->state == HP_PATCH_PENDING ? "not in effect (leftover)" :
+					       "interrupted", e->jumps_written, e->nfuncs, e->jumps_torn,
+					       e->state == HP_PATCH_ACTIVE && !e->interrupted ? "" :
+					       "; hotpatch repair removes it");
 			}
 			for (size_t f = 0; f < e->nfuncs && f < 64; f++) {
 				if (c->json) {

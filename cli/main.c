@@ -20,12 +20,14 @@ static const struct cmd cmds[] = {
 	  "build a patch file from replacement functions compiled with -c" },
 	{ "inspect", cmd_inspect, "PATCH.hp [--json]", "show everything a patch file says" },
 	{ "apply", cmd_apply,
-	  "PATCH.hp PID... [--timeout SEC] [--keys DIR] [--allow-unsigned] [--json]",
+	  "PATCH.hp PID... [--timeout SEC] [--keys DIR] [--allow-unsigned] [-v] [--json]",
 	  "apply a signed patch to running processes (PATCH.hp.minisig checked against\n"
 	  "               --keys DIR, $HOTPATCH_KEYS or /etc/hotpatch/keys before anything is parsed)" },
-	{ "revert", cmd_revert, "PATCH_ID PID... [--timeout SEC] [--json]",
+	{ "revert", cmd_revert, "PATCH_ID PID... [--timeout SEC] [-v] [--json]",
 	  "revert the newest patch level of running processes" },
 	{ "status", cmd_status, "PID... [--json]", "list the patches applied to processes" },
+	{ "repair", cmd_repair, "PID... [--json]",
+	  "undo or finish what a hotpatch that died left in processes (exit 3: nothing to repair)" },
 	{ "diff", cmd_diff, "ORIG.o FIXED.o [--extract OUT.o] [--json]",
 	  "compare objects built from the original and the fixed source (-ffunction-sections\n"
 	  "               -fdata-sections): changed, new, removed functions, data and line-number-only changes" },
