@@ -31,8 +31,9 @@ static void print_group(const struct hp_diff *d, int kind, int status, const cha
 			       (unsigned long)e->fixed_size);
 			break;
 		case HP_DIFF_CHANGED_LINE_ONLY:
-			printf(", immediate at +0x%lx: %u -> %u", (unsigned long)e->line_off,
-			       e->line_orig, e->line_fixed);
+			for (size_t k = 0; k < e->nline; k++)
+				printf("%s+0x%lx: %u -> %u", k ? "; " : ", immediate at ",
+				       (unsigned long)e->line[k].off, e->line[k].orig, e->line[k].fixed);
 			break;
 		case HP_DIFF_NEW:
 			printf(", %lu bytes", (unsigned long)e->fixed_size);
@@ -72,9 +73,13 @@ static void print_json(const struct hp_diff *d, const char *orig, const char *fi
 			json_str(stdout, e->fixed_name);
 			printf(",\"fixed_size\":%lu", (unsigned long)e->fixed_size);
 		}
-		if (e->status == HP_DIFF_CHANGED_LINE_ONLY)
-			printf(",\"line_offset\":%lu,\"line_orig\":%u,\"line_fixed\":%u",
-			       (unsigned long)e->line_off, e->line_orig, e->line_fixed);
+		if (e->status == HP_DIFF_CHANGED_LINE_ONLY) {
+			printf(",\"lines\":[");
+			for (size_t j = 0; j < e->nline; j++)
+				printf("%s{\"offset\":%lu,\"orig\":%u,\"fixed\":%u}", j ? "," : "",
+				       (unsigned long)e->line[j].off, e->line[j].orig, e->line[j].fixed);
+			printf("]");
+		}
 		printf("}");
 	}
 	printf("],\"unchanged\":%zu}\n", hp_diff__count_status(d, HP_DIFF_FUNC, HP_DIFF_SAME) +

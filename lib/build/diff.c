@@ -146,34 +146,54 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* All differing bytes inside one 4-byte immediate whose two values are small. */
+/* Every run of differing bytes lies inside a 4-byte immediate whose two
+ * values are small: line numbers that moved, up to HP_DIFF_MAX_LINES of them. */
 static int line_only(const uint8_t *a, const uint8_t *b, uint64_t size, struct hp_diff_entry *e)
 {
-	uint64_t lo = UINT64_MAX, hi = 0;
-	uint32_t best = UINT32_MAX;
+	uint64_t i = 0;
 
-	for (uint64_t i = 0; i < size; i++)
-		if (a[i] != b[i]) {
-			if (lo == UINT64_MAX)
-				lo = i;
-			hi = i;
-		}
-	if (lo == UINT64_MAX || hi - lo >= 4)
-		return 0;
-	/* Of the windows covering [lo, hi], the one with the smallest values:
-	 * the others take opcode bytes as their high bytes. */
-	for (uint64_t s = hi >= 3 ? hi - 3 : 0; s <= lo && s + 4 <= size; s++) {
-		uint32_t va = le32(a + s), vb = le32(b + s);
-		uint32_t m = va > vb ? va : vb;
+	e->nline = 0;
+	while (i < size) {
+		uint64_t lo, hi, s, next = 0;
+		uint32_t best = UINT32_MAX;
+		struct hp_diff_line *l;
 
-		if (m < best) {
-			best = m;
-			e->line_off = s;
-			e->line_orig = va;
-			e->line_fixed = vb;
+		while (i < size && a[i] == b[i])
+			i++;
+		if (i == size)
+			break;
+		if (e->nline == HP_DIFF_MAX_LINES)
+			return 0;
+		lo = hi = i;
+		for (uint64_t k = i + 1; k < size && k < lo + 4; k++)
+			if (a[k] != b[k])
+				hi = k;
+		l = &e->line[e->nline];
+		/* Of the windows covering [lo, hi], the one with the smallest values:
+		 * the others take opcode bytes as their high bytes. */
+		for (s = hi >= 3 ? hi - 3 : 0; s <= lo && s + 4 <= size; s++) {
+			uint32_t va = le32(a + s), vb = le32(b + s);
+			uint32_t m = va > vb ? va : vb;
+
+			if (m < best) {
+				best = m;
+				l->off = s;
+				l->orig = va;
+				l->fixed = vb;
+				next = s + 4;
+			}
 		}
+		if (best >= LINE_MAX_VALUE)
+			return 0;
+		e->nline++;
+		i = next;
 	}
-	return best < LINE_MAX_VALUE;
+	if (!e->nline)
+		return 0;
+	e->line_off = e->line[0].off;
+	e->line_orig = e->line[0].orig;
+	e->line_fixed = e->line[0].fixed;
+	return 1;
 }
 
 static int compare(const struct hp_diff *d, const struct dent *a, const struct dent *b,

@@ -20,6 +20,8 @@
 
 enum hp_diff_kind { HP_DIFF_FUNC, HP_DIFF_DATA };
 
+#define HP_DIFF_MAX_LINES 16	/* more differing immediates: a real change */
+
 enum hp_diff_status {
 	HP_DIFF_SAME,
 	HP_DIFF_CHANGED,		/* function: code or relocations differ */
@@ -40,9 +42,16 @@ struct hp_diff_entry {
 	int status;		/* enum hp_diff_status */
 	int global;		/* STB_GLOBAL or STB_WEAK (in the object that has it) */
 	uint64_t orig_size, fixed_size;
-	/* CHANGED_LINE_ONLY: the immediate's offset in the function, both values. */
+	/* CHANGED_LINE_ONLY: the immediates that differ (__LINE__ of several
+	 * asserts, say): offset in the function and both values; the first is
+	 * also in line_off, line_orig, line_fixed. */
 	uint64_t line_off;
 	uint32_t line_orig, line_fixed;
+	struct hp_diff_line {
+		uint64_t off;
+		uint32_t orig, fixed;
+	} line[HP_DIFF_MAX_LINES];
+	size_t nline;
 	long orig_ent, fixed_ent;	/* entity index in each object, -1 when absent */
 };
 

@@ -598,6 +598,15 @@ out:
 
 /* ---- the whole ------------------------------------------------------------------ */
 
+/* Did the fix move every line number that changed in the function? */
+static int lines_moved(const struct ext *x, const struct hp_diff_entry *de)
+{
+	for (size_t i = 0; i < de->nline; i++)
+		if (!hp_fixdiff__line_moved(x->opts->fix, "", de->line[i].orig, de->line[i].fixed))
+			return 0;
+	return 1;
+}
+
 static int plan(struct ext *x)
 {
 	size_t nchanged = 0;
@@ -610,8 +619,7 @@ static int plan(struct ext *x)
 		x->status[de->fixed_ent] = de->status;
 		if (de->kind != HP_DIFF_FUNC)
 			continue;
-		if (de->status == HP_DIFF_CHANGED_LINE_ONLY && x->opts->fix &&
-		    !hp_fixdiff__line_moved(x->opts->fix, "", de->line_orig, de->line_fixed)) {
+		if (de->status == HP_DIFF_CHANGED_LINE_ONLY && x->opts->fix && !lines_moved(x, de)) {
 			NOTE(x, "%s: the constant %u -> %u is not a line the fix moved: replaced", de->name,
 			     de->line_orig, de->line_fixed);
 			include_func(x, (size_t)de->fixed_ent);
