@@ -35,8 +35,8 @@ struct examined {
 
 struct build {
 	struct cli *c;
-	const char *src, *fix, *target, *cmd, *work, *out;
-	int strip, keep, line_changes;
+	const char *src, *fix, *target, *cmd, *configure, *work, *out;
+	int strip, keep, line_changes, full_rebuild;
 	struct hp_pack_opts pack;
 	struct hp_elf *elf;
 	struct hp_fixdiff *fixdiff;
@@ -110,6 +110,7 @@ static int parse(struct build *b, int argc, char **argv, char *idbuf, size_t ids
 		{ "cve", required_argument, 0, 'c' }, { "description", required_argument, 0, 'd' },
 		{ "work", required_argument, 0, 'w' }, { "keep", no_argument, 0, 'k' },
 		{ "strip", required_argument, 0, 'p' }, { "include-line-changes", no_argument, 0, 'L' },
+		{ "configure", required_argument, 0, 'C' }, { "full-rebuild", no_argument, 0, 'R' },
 		{ "json", no_argument, 0, 'j' }, { 0 }
 	};
 	const char **cves = calloc((size_t)argc + 1, sizeof(char *));
@@ -122,7 +123,7 @@ static int parse(struct build *b, int argc, char **argv, char *idbuf, size_t ids
 	b->pack.severity = HP_SEV_IMPORTANT;
 	b->pack.level = 1;
 	b->pack.cves = cves;
-	while ((ch = getopt_long(argc, argv, "S:F:t:b:o:i:l:s:c:d:w:kp:Lj", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "S:F:t:b:o:i:l:s:c:d:w:kp:LjC:R", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'S': b->src = optarg; break;
 		case 'F': b->fix = optarg; break;
@@ -150,6 +151,8 @@ static int parse(struct build *b, int argc, char **argv, char *idbuf, size_t ids
 		case 'k': b->keep = 1; break;
 		case 'p': b->strip = atoi(optarg); break;
 		case 'L': b->line_changes = 1; break;
+		case 'C': b->configure = optarg; break;
+		case 'R': b->full_rebuild = 1; break;
 		case 'j': break;
 		default: return cli_usage(b->c, "build: bad option");
 		}
@@ -187,6 +190,34 @@ static int check_inputs(struct build *b)
 	return 0;
 }
 
+/* The fixed source: an incremental rebuild where the original was built;
+ * from scratch when asked, or when the project's build cannot rebuild. */
+static int build_fixed(struct build *b)
+{
+	int r;
+
+	if (!b->full_rebuild) {
+		r = hp_tree__apply_fix(&b->tree, b->fix, b->strip);
+		if (r < 0)
+			return r;
+		progress(b, "fix applied; rebuilding: %s", b->cmd);
+		r = hp_tree__build(&b->tree, b->cmd, "the fixed source");
+		if (r == 0)
+			return 0;
+		progress(b, "the incremental rebuild failed (%s); building the fixed source from scratch",
+			 hp_errmsg());
+		hp_err_clear();
+	}
+	r = hp_tree__fresh_copy(&b->tree, b->src);
+	if (r == 0)
+		r = hp_tree__apply_fix(&b->tree, b->fix, b->strip);
+	if (r == 0 && b->configure)
+		r = hp_tree__build(&b->tree, b->configure, "the fixed source (configure)");
+	if (r == 0)
+		r = hp_tree__build(&b->tree, b->cmd, "the fixed source");
+	return r;
+}
+
 static int build_trees(struct build *b)
 {
 	double t;
@@ -196,9 +227,12 @@ static int build_trees(struct build *b)
 	r = hp_tree__prepare(b->src, b->work, &b->tree);
 	if (r < 0)
 		return cli_fail(b->c, r, "build");
-	progress(b, "building the original: %s (log: %s)", b->cmd, b->tree.log);
+	progress(b, "building the original: %s%s%s (log: %s)", b->configure ? b->configure : "",
+		 b->configure ? "; " : "", b->cmd, b->tree.log);
 	t = hp_now_ms();
-	r = hp_tree__build(&b->tree, b->cmd, "the original");
+	r = b->configure ? hp_tree__build(&b->tree, b->configure, "the original (configure)") : 0;
+	if (r == 0)
+		r = hp_tree__build(&b->tree, b->cmd, "the original");
 	b->orig_ms = hp_now_ms() - t;
 	if (r < 0)
 		return cli_fail(b->c, r, "build");
@@ -208,13 +242,9 @@ static int build_trees(struct build *b)
 	if (!b->nobjs_saved)
 		return cli_fail(b->c, -ENOENT, "build: the build command made no object file (.o) in %s",
 				b->tree.src);
-	r = hp_tree__apply_fix(&b->tree, b->fix, b->strip);
-	if (r < 0)
-		return cli_fail(b->c, r, "build");
-	progress(b, "original built in %.1f s (%zu objects); fix applied, rebuilding", b->orig_ms / 1000,
-		 b->nobjs_saved);
+	progress(b, "original built in %.1f s (%zu objects)", b->orig_ms / 1000, b->nobjs_saved);
 	t = hp_now_ms();
-	r = hp_tree__build(&b->tree, b->cmd, "the fixed source");
+	r = build_fixed(b);
 	b->fixed_ms = hp_now_ms() - t;
 	if (r < 0)
 		return cli_fail(b->c, r, "build");

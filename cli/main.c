@@ -7,13 +7,13 @@
 
 static const struct cmd cmds[] = {
 	{ "build", cmd_build,
-	  "--src DIR --fix FIX.diff --target BIN -o OUT.hp [--build CMD] [--strip N] [--id ID]\n"
-	  "        [--level N] [--severity S] [--cve ID]... [--description TEXT] [--work DIR] [--keep]\n"
-	  "        [--include-line-changes] [--json]",
-	  "build a patch from a source fix: builds DIR (CMD, default make; cc/gcc get\n"
-	  "               -ffunction-sections -fdata-sections -g), applies FIX.diff (patch -pN, default 1),\n"
-	  "               rebuilds, compares the objects and packs the changed functions for BIN.\n"
-	  "               Exit 3: nothing to patch; 4: refused (each reason on one line)" },
+	  "--src DIR --fix FIX.diff --target BIN -o OUT.hp [--configure CMD] [--build CMD]\n"
+	  "        [--strip N] [--full-rebuild] [--id ID] [--level N] [--severity S] [--cve ID]...\n"
+	  "        [--description TEXT] [--work DIR] [--keep] [--include-line-changes] [--json]",
+	  "build a patch from a source fix: builds a copy of DIR (--configure once, then --build,\n"
+	  "               default make; cc/gcc get -ffunction-sections -fdata-sections -g), applies\n"
+	  "               FIX.diff (patch -pN, default 1), rebuilds, compares the objects and packs the\n"
+	  "               changed functions for BIN. Exit 3: nothing to patch; 4: refused (one line per reason)" },
 	{ "pack", cmd_pack,
 	  "--target BIN -o OUT.hp [--replace OLD[=NEW]]... [--id ID] [--level N]\n"
 	  "        [--severity critical|important|moderate|low] [--cve ID]... [--description TEXT] OBJ.o...",

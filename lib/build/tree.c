@@ -94,11 +94,24 @@ static char *join(const char *a, const char *b)
 	return asprintf(&s, "%s/%s", a, b) < 0 ? NULL : s;
 }
 
+static int copy_tree(const char *src, const struct hp_tree *t)
+{
+	_cleanup_free_ char *from = join(src, ".");
+	const char *argv[] = { "cp", "-a", from, t->src, NULL };
+	int r;
+
+	if (!from)
+		return -ENOMEM;
+	r = run(argv, NULL, t->log, NULL);
+	if (r != 0)
+		return hp_err(r < 0 ? r : -EIO, "cannot copy %s to %s (cp -a failed)", src, t->src);
+	return 0;
+}
+
 int hp_tree__prepare(const char *src, const char *work, struct hp_tree *t)
 {
 	char tmpl[4096];
 	struct stat st;
-	int r;
 
 	memset(t, 0, sizeof(*t));
 	if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -141,17 +154,17 @@ int hp_tree__prepare(const char *src, const char *work, struct hp_tree *t)
 				return hp_err(-errno, "cannot create %s", l ? l : compilers[i]);
 		}
 	}
-	{
-		_cleanup_free_ char *from = join(src, ".");
-		const char *argv[] = { "cp", "-a", from, t->src, NULL };
+	return copy_tree(src, t);
+}
 
-		if (!from)
-			return -ENOMEM;
-		r = run(argv, NULL, t->log, NULL);
-		if (r != 0)
-			return hp_err(r < 0 ? r : -EIO, "cannot copy %s to %s (cp -a failed)", src, t->src);
-	}
-	return 0;
+int hp_tree__fresh_copy(struct hp_tree *t, const char *src)
+{
+	const char *argv[] = { "rm", "-rf", "--one-file-system", t->src, NULL };
+	int r = run(argv, NULL, t->log, NULL);
+
+	if (r != 0)
+		return hp_err(r < 0 ? r : -EIO, "cannot remove %s", t->src);
+	return copy_tree(src, t);
 }
 
 int hp_tree__build(const struct hp_tree *t, const char *cmd, const char *what)

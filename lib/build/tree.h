@@ -30,6 +30,12 @@ int hp_tree__save_objects(const struct hp_tree *t, size_t *n);
 /* Applies a unified diff with patch -pSTRIP. */
 int hp_tree__apply_fix(const struct hp_tree *t, const char *fix, int strip);
 
+/* When the project's build cannot rebuild incrementally (a Makefile whose
+ * `ln -s` fails the second time, say): a fresh copy of src at the same
+ * place (so paths in the objects are the same), the fix applied, built
+ * from scratch.  The saved objects stay. */
+int hp_tree__fresh_copy(struct hp_tree *t, const char *src);
+
 /* Objects whose bytes differ between the saved build and the tree now
  * (paths relative to the tree); objects only in the new build too. */
 struct hp_tree_change {

@@ -24,7 +24,7 @@ BUILD_TIMEOUT=${CORPUS_BUILD_TIMEOUT:-1200}
 require corpus
 mkdir -p "$(dirname "$TABLE")"
 {
-	echo "| case | expected | result | hotpatch build s | functions replaced | reason / note |"
+	echo "| case | expected | result | plain build s / hotpatch build s | functions replaced | reason / note |"
 	echo "|---|---|---|---|---|---|"
 } >"$TABLE"
 
@@ -44,13 +44,16 @@ pids_of_case() {
 
 # build_patch DIR FIX LEVEL OUT: runs hotpatch build; sets BUILD_RC, BUILD_S.
 build_patch() {
-	local dir=$1 fix=$2 level=$3 out=$4 cmd t0
+	local dir=$1 fix=$2 level=$3 out=$4 cmd t0 conf=()
 	cmd=$CASE_BUILD
 	[ -n "$CASE_SUBDIR" ] && cmd="cd $CASE_SUBDIR && $CASE_BUILD"
+	if [ -n "${CASE_CONFIGURE:-}" ]; then
+		conf=(--configure "${CASE_SUBDIR:+cd $CASE_SUBDIR && }$CASE_CONFIGURE")
+	fi
 	t0=$(now_ms)
 	echo "+ hotpatch build --src $dir/orig --fix $fix --level $level -o $out"
 	timeout --kill-after=10 "$BUILD_TIMEOUT" "$HOTPATCH" build --src "$dir/orig" --fix "$fix" \
-		--build "$cmd" --target "$RUN_DIR/$CASE_TARGET" --level "$level" \
+		"${conf[@]}" --build "$cmd" --target "$RUN_DIR/$CASE_TARGET" --level "$level" \
 		--id "$CASE_ID-$level" --cve "$CASE_CVE" -o "$out" >"$dir/build.out" 2>"$dir/build.err"
 	BUILD_RC=$?
 	BUILD_S=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')
@@ -85,9 +88,9 @@ all_alive() {
 }
 
 corpus_case() {
-	local file=$1 name dir rc fix2 level=1 p1 p2 replaced snap
+	local file=$1 name dir rc fix2 level=1 p1 p2 replaced snap t0
 	name=$(basename "$file" .sh)
-	unset CASE_FIX_NEXT CASE_PIDS CASE_PID CASE_REFUSE CASE_SUBDIR
+	unset CASE_FIX_NEXT CASE_PIDS CASE_PID CASE_REFUSE CASE_SUBDIR CASE_CONFIGURE
 	# shellcheck source=/dev/null
 	. "$file"
 	CASE_ID=$(echo "$name" | cut -d- -f1)-$CASE_CVE
@@ -105,10 +108,12 @@ corpus_case() {
 	# The running program: built from the source before the fix.
 	cp -a "$dir/orig" "$dir/run"
 	RUN_DIR=$dir/run${CASE_SUBDIR:+/$CASE_SUBDIR}
-	echo "+ building the running program: $CASE_BUILD"
-	(cd "$RUN_DIR" && nice -n 5 sh -c "$CASE_BUILD") >"$dir/run-build.log" 2>&1 ||
+	echo "+ building the running program: ${CASE_CONFIGURE:+$CASE_CONFIGURE && }$CASE_BUILD"
+	t0=$(now_ms)
+	(cd "$RUN_DIR" && { [ -z "${CASE_CONFIGURE:-}" ] || sh -c "$CASE_CONFIGURE"; } && sh -c "$CASE_BUILD") >"$dir/run-build.log" 2>&1 ||
 		why "building $CASE_PKG failed: $(tail -n 5 "$dir/run-build.log" | tr '\n' ' ')" || return
 	[ -f "$RUN_DIR/$CASE_TARGET" ] || why "the build made no $CASE_TARGET" || return
+	PLAIN_S=$(awk -v ms=$(($(now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')
 	RUN_DIR=$(cd "$RUN_DIR" && pwd -P)
 	case_start "$RUN_DIR" || return
 	all_alive || return
@@ -134,7 +139,7 @@ corpus_case() {
 		case_check_normal || return
 		[ "$snap" = "$(for pid in $(pids_of_case); do grep -c . "/proc/$pid/maps"; done | tr '\n' ' ')" ] ||
 			why "the running program's mappings changed" || return
-		table_row "$name" "$CASE_EXPECT" "$CASE_EXPECT (as expected)" "$BUILD_S" - "${reason//|/\\|}"
+		table_row "$name" "$CASE_EXPECT" "$CASE_EXPECT (as expected)" "$PLAIN_S / $BUILD_S" - "${reason//|/\\|}"
 		return 0
 		;;
 	esac
@@ -166,7 +171,7 @@ corpus_case() {
 	all_alive || return
 	case_check_normal || why "after revert: ${WHY:-normal input not served right}" || return
 	case_check_vulnerable || why "after revert: ${WHY:-the old behaviour did not come back}" || return
-	table_row "$name" apply "applied, fixed, reverted" "$BUILD_S" "${replaced:-?}" \
+	table_row "$name" apply "applied, fixed, reverted" "$PLAIN_S / $BUILD_S" "${replaced:-?}" \
 		"$(grep -c 'line number' "$dir/build.out") line-number-only changes left out"
 	return 0
 }
