@@ -36,6 +36,7 @@ enum hp_error {
 	HP_E_NO_SPACE,		/* no free address range within +-2 GiB */
 	HP_E_UNSUPPORTED,	/* feature of the input hotpatch does not handle */
 	HP_E_REMOTE,		/* a syscall run inside the target failed */
+	HP_E_BUILD,		/* hotpatch build: the fix does not apply or the project does not build */
 	HP_E_LAST
 };
 

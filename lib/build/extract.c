@@ -70,6 +70,13 @@ static int list_add(char ***list, size_t *n, const char *fmt, ...)
 #define REFUSE(x, ...) ((x)->oom |= list_add(&(x)->res->reasons, &(x)->res->nreasons, __VA_ARGS__) < 0)
 #define NOTE(x, ...) ((x)->oom |= list_add(&(x)->res->notes, &(x)->res->nnotes, __VA_ARGS__) < 0)
 
+/* Data the program never writes after start-up: read-only sections, and
+ * the relocated read-only ones (.data.rel.ro: pointer tables of PIC code). */
+static int read_only(const struct dsec *s)
+{
+	return !(s->flags & SHF_WRITE) || !strncmp(s->name, ".data.rel.ro", 12);
+}
+
 static int is_tls_reloc(uint32_t type)
 {
 	switch (type) {
@@ -247,7 +254,7 @@ static void follow(struct ext *x, size_t sec, const struct drel *r)
 		if (e->kind == HP_DIFF_FUNC && st == HP_DIFF_NEW)
 			include_func(x, (size_t)t.ent);
 		if (e->kind == HP_DIFF_DATA && (st == HP_DIFF_NEW ||
-						(st == HP_DIFF_DATA_CHANGED && !(es->flags & SHF_WRITE))))
+						(st == HP_DIFF_DATA_CHANGED && read_only(es))))
 			keep_section(x, e->sec);
 		if (!x->keep[e->sec]) {
 			if (st == HP_DIFF_DATA_CHANGED) {
@@ -262,7 +269,7 @@ static void follow(struct ext *x, size_t sec, const struct drel *r)
 	}
 	/* A constant (string, literal) or a section with no named object at
 	 * that place (a jump table): the patch gets its own copy. */
-	if ((x->f->sec[s->shndx].flags & SHF_WRITE) && !strstr(x->f->sec[s->shndx].name, ".rel.ro")) {
+	if (!read_only(&x->f->sec[s->shndx])) {
 		REFUSE(x, "%s refers to unnamed writable data in %s: it cannot be matched with the running program's",
 		       x->f->sec[sec].name, x->f->sec[s->shndx].name);
 		return;
@@ -288,7 +295,7 @@ static void check_data(struct ext *x)
 		if (x->status[i] != HP_DIFF_DATA_CHANGED)
 			continue;
 		a = &x->o->ent[e->peer];
-		if (x->f->sec[e->sec].flags & SHF_WRITE) {
+		if (!read_only(&x->f->sec[e->sec])) {
 			if (a->size != e->size)
 				REFUSE(x, "changes the size of the variable %s (%lu -> %lu bytes): the running program's copy keeps the old size",
 				       e->name, (unsigned long)a->size, (unsigned long)e->size);

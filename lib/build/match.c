@@ -69,8 +69,7 @@ int hp_match__object(const char *path, const struct hp_elf *t, struct hp_match *
 		if (e->kind != HP_DIFF_FUNC || !e->size)
 			continue;
 		m->funcs++;
-		if (hp_elf__find_symbol(t, e->name, e->global ? NULL : file, 0, &ts) < 0 ||
-		    ts.size != e->size) {
+		if (hp_elf__find_symbol(t, e->name, e->global ? NULL : file, 0, &ts) < 0) {
 			hp_err_clear();
 			continue;
 		}
@@ -79,12 +78,15 @@ int hp_match__object(const char *path, const struct hp_elf *t, struct hp_match *
 		b = malloc(e->size);
 		if (!a || !b) {
 			r = -ENOMEM;
-		} else if (hp_elf__read_vaddr(t, ts.value, a, e->size) < 0 || !o.sec[e->sec].bytes) {
+		} else if (ts.size == e->size &&
+			   (hp_elf__read_vaddr(t, ts.value, a, e->size) < 0 || !o.sec[e->sec].bytes)) {
 			hp_err_clear();
 		} else {
-			memcpy(b, o.sec[e->sec].bytes + e->value, e->size);
-			mask(&o, e, a, b);
-			if (!memcmp(a, b, e->size)) {
+			if (ts.size == e->size) {
+				memcpy(b, o.sec[e->sec].bytes + e->value, e->size);
+				mask(&o, e, a, b);
+			}
+			if (ts.size == e->size && !memcmp(a, b, e->size)) {
 				m->same++;
 			} else {
 				char **l = realloc(m->differ, (m->ndiffer + 1) * sizeof(*l));

@@ -13,9 +13,9 @@ struct hp_elf;
 
 struct hp_match {
 	size_t funcs;		/* functions in the object */
-	size_t found;		/* of those, in the binary with the same size */
-	size_t same;		/* of those, with the same bytes */
-	char **differ;		/* names found whose bytes differ */
+	size_t found;		/* of those, in the binary (by name) */
+	size_t same;		/* of those, with the same size and bytes */
+	char **differ;		/* names found whose size or bytes differ */
 	size_t ndiffer;
 };
 

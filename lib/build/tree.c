@@ -177,7 +177,8 @@ int hp_tree__build(const struct hp_tree *t, const char *cmd, const char *what)
 	if (r == 0)
 		return 0;
 	log_tail(t->log, tail, sizeof(tail));
-	return hp_err(r < 0 ? r : -EIO, "building %s failed (exit %d; %s): %s", what, r, t->log, tail);
+	return hp_err(r < 0 ? r : -HP_E_BUILD, "building %s failed (exit %d; whole log: %s): %s", what, r,
+		      t->log, tail);
 }
 
 int hp_tree__apply_fix(const struct hp_tree *t, const char *fix, int strip)
@@ -190,12 +191,17 @@ int hp_tree__apply_fix(const struct hp_tree *t, const char *fix, int strip)
 
 	if (!abs)
 		return hp_err(-errno, "%s: %s", fix, strerror(errno));
+	_cleanup_free_ char *plog = join(t->work, "patch.log");
+
+	if (!plog)
+		return -ENOMEM;
 	snprintf(p, sizeof(p), "-p%d", strip);
-	r = run(argv, t->src, t->log, NULL);
+	unlink(plog);
+	r = run(argv, t->src, plog, NULL);
 	if (r == 0)
 		return 0;
-	log_tail(t->log, tail, sizeof(tail));
-	return hp_err(r < 0 ? r : -EIO, "the fix %s does not apply to the source with patch -p%d: %s",
+	log_tail(plog, tail, sizeof(tail));
+	return hp_err(r < 0 ? r : -HP_E_BUILD, "the fix %s does not apply to the source with patch -p%d: %s",
 		      fix, strip, tail);
 }
 

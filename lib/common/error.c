@@ -25,6 +25,7 @@ static const char *const names[] = {
 	[HP_E_NO_SPACE - 4000] = "no free address range near the target object",
 	[HP_E_UNSUPPORTED - 4000] = "unsupported input",
 	[HP_E_REMOTE - 4000] = "a system call inside the target failed",
+	[HP_E_BUILD - 4000] = "the source build failed",
 };
 
 const char *hp_strerror(int err)
