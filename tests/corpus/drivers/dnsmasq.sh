@@ -42,7 +42,7 @@ dnsmasq_start() {
 	[ -s "$T/upstream.port" ] || why "fake upstream did not start: $(tail -n 3 "$T/upstream.log" | tr '\n' ' ')" || return
 	up=$(cat "$T/upstream.port")
 	DNS_PORT=$(free_port) || why "no free port" || return
-	start_bg dnsmasq sh -c 'ulimit -v 262144 && exec "$@"' dnsmasq "$run/src/dnsmasq" \
+	start_bg dnsmasq sh -c 'ulimit -v 98304 && exec "$@"' dnsmasq "$run/src/dnsmasq" \
 		-k --conf-file=/dev/null --port="$DNS_PORT" --listen-address=127.0.0.1 \
 		--bind-interfaces --no-resolv --no-hosts --server="127.0.0.1#$up" \
 		--log-queries --log-facility=- --pid-file= --user=root --group=root
@@ -56,9 +56,9 @@ dnsmasq_start() {
 	why "dnsmasq not answering on 127.0.0.1#$DNS_PORT: $(tail -n 3 "$DNSMASQ_LOG" | tr '\n' ' ')"
 }
 
-# dnsq udp|tcp NAME TYPE: the answer of dnsmasq on one line.
+# dnsq udp|tcp NAME TYPE [TIMEOUT]: the answer of dnsmasq on one line.
 dnsq() {
-	python3 "$DNSFAKE" query "$DNS_PORT" "$1" "$2" "$3" 5 2>&1 | tr '\n' ' ' | sed 's/ $//'
+	python3 "$DNSFAKE" query "$DNS_PORT" "$1" "$2" "$3" "${4:-5}" 2>&1 | tr '\n' ' ' | sed 's/ $//'
 }
 
 # uniq_name PREFIX: a name never asked before (so dnsmasq forwards it and
