@@ -180,7 +180,7 @@ static size_t import_sym(struct ext *x, const struct dent *orig)
 {
 	char *name;
 
-	if (orig->global) {
+	if (orig->global || !x->file[0]) {
 		name = strdup(orig->name);
 	} else if (asprintf(&name, "%s:%s", x->file, orig->name) < 0) {
 		name = NULL;
@@ -662,8 +662,10 @@ static int replacements(struct ext *x)
 		if (!x->incl[i] || e->peer < 0 || suffix(e->name, ".cold"))
 			continue;
 		a = &x->o->ent[e->peer];
-		if (list_add(&x->res->replace, &x->res->nreplace, "%s%s%s=%s",
-			     a->global ? "" : x->file, a->global ? "" : ":", a->name, e->name) < 0)
+		int prefix = !a->global && x->file[0];
+
+		if (list_add(&x->res->replace, &x->res->nreplace, "%s%s%s=%s", prefix ? x->file : "",
+			     prefix ? ":" : "", a->name, e->name) < 0)
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < x->f->nent; i++) {

@@ -1,7 +1,9 @@
-/* Unit test of lib/build (the object differ): compiles the source pairs of
- * tests/data (<case>.ORIG.c, <case>.FIXED.c) the way "hotpatch build" will,
- * under the same file name so that __FILE__ agrees, and checks the status
- * given to every function and data object. */
+/* Unit test of lib/build (the object differ and the patch builder's parts):
+ * compiles the source pairs of tests/data (<case>.ORIG.c, <case>.FIXED.c)
+ * the way "hotpatch build" does, under the same file name so that __FILE__
+ * agrees, and checks the status given to every function and data object;
+ * and runs the extraction on object pairs saved from real Debian security
+ * fixes (tests/data/<package>-<CVE>.ORIG.o/.FIXED.o with the fix's .diff). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -15,6 +17,10 @@
 #include <unistd.h>
 #include "common/common.h"
 #include "build/diff.h"
+#include "build/extract.h"
+#include "build/fixdiff.h"
+#include "build/layout.h"
+#include "elf/elf.h"
 #include "harness.h"
 
 static char dir[] = "/tmp/hp-test-build.XXXXXX";
@@ -211,6 +217,196 @@ static void test_bad_input(void)
 	CHECK(strcmp(hp_diff_status_name(99), "?") == 0);
 }
 
+/* ---- the patch builder's parts ------------------------------------------- */
+
+static char *read_text(const char *name)
+{
+	char p[PATH_MAX + 256];
+	void *buf = NULL;
+	size_t len;
+
+	snprintf(p, sizeof(p), "%s/%s", data_dir, name);
+	if (hp_read_file(p, 1 << 20, -EINVAL, &buf, &len) < 0)
+		return NULL;
+	return buf;
+}
+
+/* A saved pair from a real fix: diff + extract with (or without) its diff. */
+static int extract_saved(const char *cve, const char *fixname, struct hp_extract_result *x,
+			 const char *out)
+{
+	char o[PATH_MAX + 64], f[PATH_MAX + 64];
+	struct hp_diff *d = NULL;
+	struct hp_fixdiff *fd = NULL;
+	char *text = fixname ? read_text(fixname) : NULL;
+	struct hp_extract_opts opts = { 0 };
+	int r;
+
+	snprintf(o, sizeof(o), "%s/%s.ORIG.o", data_dir, cve);
+	snprintf(f, sizeof(f), "%s/%s.FIXED.o", data_dir, cve);
+	r = hp_diff__objects(o, f, &d);
+	CHECK_EQ_INT(r, 0);
+	if (fixname) {
+		CHECK(text != NULL);
+		if (text)
+			CHECK_EQ_INT(hp_fixdiff__parse(text, &fd), 0);
+		opts.fix = fd;
+	}
+	if (r == 0)
+		r = hp_extract(d, &opts, path(out), x);
+	hp_fixdiff__free(fd);
+	free(text);
+	hp_diff__free(d);
+	return r;
+}
+
+static int has_replace(const struct hp_extract_result *x, const char *spec)
+{
+	for (size_t i = 0; i < x->nreplace; i++)
+		if (!strcmp(x->replace[i], spec))
+			return 1;
+	return 0;
+}
+
+/* expat CVE-2024-45490: XML_ParseBuffer changed, 12 functions only by
+ * __LINE__ (some with two asserts).  With the fix the lines are checked and
+ * left out; with a fix that does not move them they are real changes. */
+static void test_extract_expat(void)
+{
+	struct hp_extract_result x;
+	struct hp_elf *e = NULL;
+	struct hp_sym s;
+
+	CHECK_EQ_INT(extract_saved("expat-CVE-2024-45490", "expat-CVE-2024-45490.diff", &x, "expat.o"), 0);
+	CHECK_EQ_INT(x.nothing, 0);
+	CHECK_EQ_INT(x.nreplace, 1);
+	CHECK(has_replace(&x, "XML_ParseBuffer=XML_ParseBuffer"));
+	CHECK_EQ_INT(x.nreasons, 0);
+	CHECK(x.nnotes >= 12);
+	CHECK(x.nimports > 0);
+	hp_extract_result__free(&x);
+	/* What was written is an object with the new function and its imports. */
+	CHECK_EQ_INT(hp_elf__open(path("expat.o"), &e), 0);
+	if (e) {
+		CHECK_EQ_INT(hp_elf__find_symbol(e, "XML_ParseBuffer", NULL, 0, &s), 0);
+		CHECK(hp_elf__find_symbol(e, "doContent", NULL, 0, &s) < 0);	/* line-only: left out */
+		hp_elf__close(e);
+	}
+	hp_err_clear();
+	/* The giflib fix moves none of expat's lines: the immediates are real changes. */
+	CHECK_EQ_INT(extract_saved("expat-CVE-2024-45490", "giflib-CVE-2026-23868.diff", &x, "expat2.o"), 0);
+	CHECK(x.nreplace > 10);
+	CHECK(has_replace(&x, "xmlparse.c:doContent=doContent"));
+	for (size_t i = 0; hp_test_failed && i < x.nreplace; i++)
+		printf("    replace %s\n", x.replace[i]);
+	hp_extract_result__free(&x);
+}
+
+/* giflib CVE-2026-23868: one function; the object's statics are imported. */
+static void test_extract_giflib(void)
+{
+	struct hp_extract_result x;
+
+	CHECK_EQ_INT(extract_saved("giflib-CVE-2026-23868", "giflib-CVE-2026-23868.diff", &x, "gif.o"), 0);
+	CHECK_EQ_INT(x.nreplace, 1);
+	CHECK(has_replace(&x, "GifMakeSavedImage=GifMakeSavedImage"));
+	CHECK_EQ_INT(x.nreasons, 0);
+	hp_extract_result__free(&x);
+	/* The same pair the other way round (the fix undone) is a patch too. */
+	{
+		struct hp_diff *d = NULL;
+		char o[PATH_MAX + 64], f[PATH_MAX + 64];
+
+		snprintf(o, sizeof(o), "%s/giflib-CVE-2026-23868.ORIG.o", data_dir);
+		snprintf(f, sizeof(f), "%s/giflib-CVE-2026-23868.FIXED.o", data_dir);
+		CHECK_EQ_INT(hp_diff__objects(f, o, &d), 0);
+		CHECK_EQ_INT(status_of(d, HP_DIFF_FUNC, "GifMakeSavedImage"), HP_DIFF_CHANGED);
+		hp_diff__free(d);
+	}
+}
+
+/* Compiled pairs that must be refused, with the reason. */
+static void test_extract_refusals(void)
+{
+	struct hp_diff *d = diff_case("data");
+	struct hp_extract_result x;
+
+	if (!d)
+		return;
+	CHECK_EQ_INT(hp_extract(d, NULL, path("data.o"), &x), -HP_E_UNSUPPORTED);
+	CHECK(x.nreasons >= 1);
+	CHECK(x.nreasons && strstr(x.reasons[0], "buffer_size") != NULL);
+	CHECK(access(path("data.o"), F_OK) != 0);	/* nothing written */
+	hp_extract_result__free(&x);
+	hp_diff__free(d);
+	/* Nothing to patch: no object written, nothing refused. */
+	d = diff_case("same");
+	if (!d)
+		return;
+	CHECK_EQ_INT(hp_extract(d, NULL, path("same.o"), &x), 0);
+	CHECK_EQ_INT(x.nothing, 1);
+	CHECK(access(path("same.o"), F_OK) != 0);
+	hp_extract_result__free(&x);
+	hp_diff__free(d);
+}
+
+static void test_layout(void)
+{
+	struct hp_layout_change *c = NULL;
+	size_t n = 0;
+	char o[300], f[300];
+
+	if (compile_case("layout")) {
+		CHECK(!"cannot compile the layout case");
+		return;
+	}
+	snprintf(o, sizeof(o), "%s/orig/layout.o", dir);
+	snprintf(f, sizeof(f), "%s/fixed/layout.o", dir);
+	CHECK_EQ_INT(hp_layout__compare(o, f, &c, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1) {
+		CHECK(strcmp(c[0].type, "union bigname") == 0);
+		CHECK_EQ_INT(c[0].orig_size, 1028);
+		CHECK_EQ_INT(c[0].fixed_size, 1028);	/* padded: the member says it */
+		CHECK(c[0].member && strcmp(c[0].member, "name") == 0);
+	}
+	hp_layout__free(c, n);
+	CHECK_EQ_INT(hp_layout__compare(o, o, &c, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	hp_layout__free(c, n);
+	/* Objects without DWARF: said so, not "no change". */
+	if (sh("cd %s && printf 'struct s { int a; }; int f(struct s *p) { return p->a; }' > nd.c && cc -O2 -g0 -c nd.c", dir) == 0)
+		CHECK_EQ_INT(hp_layout__compare(path("nd.o"), path("nd.o"), &c, &n), -HP_E_FORMAT);
+	hp_err_clear();
+}
+
+static void test_fixdiff(void)
+{
+	static const char diff[] =
+		"--- a/lib/x.c\n+++ b/lib/x.c\n"
+		"@@ -10,3 +10,5 @@ f\n a\n+b\n+c\n d\n e\n"
+		"@@ -40,4 +42,3 @@ g\n p\n-q\n r\n s\n"
+		"--- a/y.c\n+++ b/y.c\n@@ -1,1 +1,1 @@\n-old\n+new\n";
+	struct hp_fixdiff *fd = NULL;
+
+	CHECK_EQ_INT(hp_fixdiff__parse(diff, &fd), 0);
+	CHECK_EQ_INT(hp_fixdiff__map_line(fd, "x.c", 5), 5);	/* above every hunk */
+	CHECK_EQ_INT(hp_fixdiff__map_line(fd, "x.c", 10), 10);	/* context */
+	CHECK_EQ_INT(hp_fixdiff__map_line(fd, "x.c", 11), 13);	/* after two added lines */
+	CHECK_EQ_INT(hp_fixdiff__map_line(fd, "x.c", 30), 32);	/* between hunks */
+	CHECK_EQ_INT(hp_fixdiff__map_line(fd, "x.c", 41), 0);	/* removed */
+	CHECK_EQ_INT(hp_fixdiff__map_line(fd, "x.c", 43), 44);	/* after the removal */
+	CHECK_EQ_INT(hp_fixdiff__map_line(fd, "x.c", 100), 101);	/* +2 -1 */
+	CHECK_EQ_INT(hp_fixdiff__line_moved(fd, "", 100, 101), 1);
+	CHECK_EQ_INT(hp_fixdiff__line_moved(fd, "", 100, 102), 0);
+	CHECK_EQ_INT(hp_fixdiff__line_moved(fd, "y.c", 100, 101), 0);	/* y.c moves nothing */
+	CHECK_EQ_INT(hp_fixdiff__line_moved(fd, "", 7, 7), 0);
+	hp_fixdiff__free(fd);
+	CHECK_EQ_INT(hp_fixdiff__parse("just text\n", &fd), -HP_E_FORMAT);
+	CHECK(fd == NULL);
+	hp_err_clear();
+}
+
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(p);
@@ -246,6 +442,11 @@ int main(void)
 	RUN(test_data_changed);
 	RUN(test_no_change);
 	RUN(test_bad_input);
+	RUN(test_extract_expat);
+	RUN(test_extract_giflib);
+	RUN(test_extract_refusals);
+	RUN(test_layout);
+	RUN(test_fixdiff);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	TEST_EXIT();
 }
