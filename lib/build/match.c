@@ -4,6 +4,7 @@
 #include "build/match.h"
 #include "build/object.h"
 #include "elf/elf.h"
+#include "arch/x86_64/arch.h"
 
 /* The linker may rewrite the instruction around a GOT or TLS relocation
  * (mov foo@GOTPCREL -> lea foo, call *foo@GOTPCREL -> addr32 call foo,
@@ -74,19 +75,24 @@ int hp_match__object(const char *path, const struct hp_elf *t, struct hp_match *
 			continue;
 		}
 		m->found++;
-		a = malloc(e->size);
+		a = malloc(ts.size + 1);
 		b = malloc(e->size);
 		if (!a || !b) {
 			r = -ENOMEM;
-		} else if (ts.size == e->size &&
-			   (hp_elf__read_vaddr(t, ts.value, a, e->size) < 0 || !o.sec[e->sec].bytes)) {
+		} else if (hp_elf__read_vaddr(t, ts.value, a, ts.size) < 0 || !o.sec[e->sec].bytes) {
 			hp_err_clear();
 		} else {
-			if (ts.size == e->size) {
-				memcpy(b, o.sec[e->sec].bytes + e->value, e->size);
+			int same = 0;
+
+			memcpy(b, o.sec[e->sec].bytes + e->value, e->size);
+			/* The same instructions, or the same bytes where the linker
+			 * did not write. */
+			same = hp_arch__same_code(a, ts.size, ts.value, b, e->size, 0) == 1;
+			if (!same && ts.size == e->size) {
 				mask(&o, e, a, b);
+				same = !memcmp(a, b, e->size);
 			}
-			if (ts.size == e->size && !memcmp(a, b, e->size)) {
+			if (same) {
 				m->same++;
 			} else {
 				char **l = realloc(m->differ, (m->ndiffer + 1) * sizeof(*l));

@@ -444,6 +444,25 @@ static void test_undecodable(void)
 	CHECK_EQ_INT(redirect(fn, 8), 0);	/* without the jl */
 }
 
+/* Two encodings of one function: a short and a near je (the assembler
+ * relaxes differently with -ffunction-sections), padding, a call whose
+ * target is unrelocated in the object; and real differences. */
+static void test_same_code(void)
+{
+	static const uint8_t shortj[] = { 0x74, 0x06, 0xe8, 0, 0, 0, 0, 0x90, 0xb8, 1, 0, 0, 0, 0xc3 };
+	static const uint8_t nearj[] = { 0x0f, 0x84, 0x05, 0, 0, 0, 0xe8, 0x10, 0x20, 0, 0,
+					 0xb8, 1, 0, 0, 0, 0xc3 };
+	static const uint8_t other[] = { 0x0f, 0x84, 0x05, 0, 0, 0, 0xe8, 0x10, 0x20, 0, 0,
+					 0xb8, 2, 0, 0, 0, 0xc3 };
+	static const uint8_t elsewhere[] = { 0x0f, 0x84, 0x00, 0, 0, 0, 0xe8, 0x10, 0x20, 0, 0,
+					     0xb8, 1, 0, 0, 0, 0xc3 };
+
+	CHECK_EQ_INT(hp_arch__same_code(shortj, sizeof(shortj), 0, nearj, sizeof(nearj), 0x401000), 1);
+	CHECK_EQ_INT(hp_arch__same_code(shortj, sizeof(shortj), 0, other, sizeof(other), 0x401000), 0);
+	CHECK_EQ_INT(hp_arch__same_code(shortj, sizeof(shortj), 0, elsewhere, sizeof(elsewhere), 0x401000), 0);
+	CHECK_EQ_INT(hp_arch__same_code(shortj, sizeof(shortj), 0, shortj, sizeof(shortj) - 1, 0), 0);
+}
+
 int main(void)
 {
 	RUN(test_entry_skip);
@@ -455,5 +474,6 @@ int main(void)
 	RUN(test_loop_to_entry);
 	RUN(test_every_target);
 	RUN(test_undecodable);
+	RUN(test_same_code);
 	TEST_EXIT();
 }

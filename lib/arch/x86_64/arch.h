@@ -33,4 +33,10 @@ int hp_arch__encode_stub(uint64_t at, uint64_t got, uint8_t out[HP_STUB_LEN]);
 int hp_arch__check_redirect(const char *name, const uint8_t *code, size_t size, uint64_t addr,
 			    size_t skip);
 
+/* 1 when the two byte strings encode the same instructions (branch
+ * encodings, padding and addresses of relocated fields aside), else 0; a
+ * function of a relocatable object against the same one linked. */
+int hp_arch__same_code(const uint8_t *a, size_t alen, uint64_t aaddr, const uint8_t *b,
+		       size_t blen, uint64_t baddr);
+
 #endif
