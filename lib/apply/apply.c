@@ -286,7 +286,11 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		r = hp_err(-errno, "cannot size the patch memory: %s", strerror(errno));
 		goto out;
 	}
-	/* A thread may map something at our chosen address meanwhile: retry. */
+	/* A thread may map something at our chosen address meanwhile: retry.
+	 * The reason of the last failure is kept for the message (the
+	 * target's memory limit, RLIMIT_AS: ENOMEM, retried in vain). */
+	char last[512] = "";
+
 	for (tries = 0; tries < 4; tries++) {
 		r = hp_place(*maps, *nmaps, obj, len, &at);
 		if (r < 0)
@@ -297,6 +301,8 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 			break;
 		if (r == 0) /* an old kernel ignoring NOREPLACE placed it elsewhere */
 			remote(t, SYS_munmap, (uint64_t)got, len, 0, 0, 0, 0, NULL);
+		else
+			snprintf(last, sizeof(last), ": %s", hp_errmsg());
 		hp_err_clear();
 		free(*maps);
 		*maps = NULL;
@@ -306,7 +312,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		r = -HP_E_NO_SPACE;
 	}
 	if (r < 0) {
-		r = hp_err(r, "could not map the patch near %s in process %d", obj->path, t->pid);
+		r = hp_err(r, "could not map the patch near %s in process %d%s", obj->path, t->pid, last);
 		goto out;
 	}
 	hp_steps__point(HP_STEP_LOAD, 2);
