@@ -95,6 +95,8 @@ static void print_result(struct cli *c, const char *verb, pid_t pid, const struc
 		       "\"checks\":%u,\"pause_ms\":%.3f,\"total_ms\":%.3f",
 		       r->level, r->prev_level, r->nfuncs, r->nthreads, r->attempts, r->pause_ms,
 		       r->total_ms);
+		if (r->kept_mapped)
+			printf(",\"kept_mapped\":true");
 		print_steps(c, r);
 		printf("}");
 		return;
@@ -108,6 +110,9 @@ static void print_result(struct cli *c, const char *verb, pid_t pid, const struc
 		printf("pid %d: reverted %s; now at level %u; %u thread%s paused %.2f ms, %.1f ms in all\n",
 		       pid, r->patch_id, r->level, r->nthreads, r->nthreads == 1 ? "" : "s", r->pause_ms,
 		       r->total_ms);
+		if (r->kept_mapped)
+			printf("pid %d: the patch's memory stays mapped (unreachable): a thread still held an address in it; hotpatch repair %d removes it\n",
+			       pid, pid);
 	}
 	if (verbose)
 		print_steps(c, r);

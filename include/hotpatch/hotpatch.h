@@ -136,6 +136,9 @@ struct hp_apply_result {
 	uint8_t build_id[64];	/* of the patched object */
 	size_t build_id_len;
 	uint8_t patch_sha256[32];	/* of the patch file applied or reverted */
+	int kept_mapped;	/* revert: a thread still pointed into the patch's memory
+				 * at the timeout; the (unreachable) mapping was left for
+				 * hotpatch repair or a later revert to remove */
 	double step_ms[HP_STEP_N];	/* time spent in each step (0: not run) */
 };
 

@@ -461,7 +461,7 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 		struct hp_sym cs;
 
 		ranges[nranges++] = (struct hp_range){ es[i].func_addr, es[i].func_addr + es[i].func_size,
-						       es[i].name };
+						       es[i].name, 0 };
 		/* gcc moves unlikely paths out into NAME.cold: a thread there is
 		 * inside the function too (it jumps back into its body). */
 		snprintf(cold, sizeof(cold), "%s.cold", es[i].name);
@@ -469,11 +469,11 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 						   i < p->nfuncs && p->funcs[i].old_file[0] ? p->funcs[i].old_file : NULL,
 						   0, &cs) == 0 && cs.size)
 			ranges[nranges++] = (struct hp_range){ obj.base + cs.value,
-							       obj.base + cs.value + cs.size, es[i].name };
+							       obj.base + cs.value + cs.size, es[i].name, 0 };
 		hp_err_clear();
 	}
 	if (top)
-		ranges[nranges++] = (struct hp_range){ top->text_start, top->text_end, top->patch_id };
+		ranges[nranges++] = (struct hp_range){ top->text_start, top->text_end, top->patch_id, 0 };
 
 	r = hp_safety__new(pid, &safety);
 	if (r < 0)

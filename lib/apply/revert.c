@@ -12,6 +12,34 @@
 #include "apply/steps.h"
 #include "apply/txn.h"
 
+/* The process runs the level below now, but a thread may still be reading
+ * the patch's data: a constant a patched function passed to a call it
+ * tail-jumped into (snprintf's format string), a pointer it returned.
+ * The mapping goes when no register and no stack word points into it;
+ * if that moment does not come within the timeout it stays (harmless
+ * garbage: no jump leads into it), reported, and a later revert or
+ * hotpatch repair removes it. */
+static int unmap_when_unused(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
+			     size_t *nmaps, const struct hp_ledger *l, double timeout,
+			     struct hp_apply_result *res)
+{
+	struct hp_range data = { l->map_start, l->map_start + l->map_len, l->patch_id, 1 };
+	unsigned attempts = 0;
+	int r;
+
+	r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, &attempts);
+	if (r == -HP_E_UNSAFE) {
+		hp_err_clear();
+		res->kept_mapped = 1;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = hp_txn__unmap(t, l->map_start, l->map_len);
+	hp_target__resume_all(t);
+	return r;
+}
+
 int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	      struct hp_apply_result *res)
 {
@@ -69,7 +97,7 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 			goto out;
 		}
 	}
-	range = (struct hp_range){ l->text_start, l->text_end, l->patch_id };
+	range = (struct hp_range){ l->text_start, l->text_end, l->patch_id, 0 };
 	r = hp_safety__new(pid, &safety);
 	if (r < 0)
 		goto out;
@@ -106,7 +134,7 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	hp_target__deadman_disarm(t);
 	hp_ledger__set_state(t, l, HP_LEDGER_PENDING);
 	hp_steps__end(&steps, HP_STEP_RESUME);
-	r = hp_txn__unmap(t, l->map_start, l->map_len);
+	r = unmap_when_unused(t, safety, &maps, &nmaps, l, timeout, res);
 	hp_steps__end(&steps, HP_STEP_UNMAP);
 	res->nthreads = (unsigned)t->nthreads;
 	hp_target__detach_all(t);

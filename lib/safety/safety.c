@@ -448,10 +448,38 @@ static const char *range_name(const struct hp_range *r)
 	return r->name ? r->name : "?";
 }
 
+/* A register or a stack word pointing into a data range. */
+static bool points_into_data(struct hp_safety *s, const struct walk *w, struct hp_unsafe *u)
+{
+	const struct user_regs_struct *g = &w->t->regs;
+	const unsigned long long regs[] = { g->rax, g->rbx, g->rcx, g->rdx, g->rsi, g->rdi,
+					    g->rbp, g->r8, g->r9, g->r10, g->r11, g->r12,
+					    g->r13, g->r14, g->r15, g->rip };
+	bool any = false;
+
+	for (size_t i = 0; i < w->nranges; i++)
+		any |= w->ranges[i].data != 0;
+	if (!any)
+		return false;
+	for (size_t k = 0; k < HP_ARRAY_SIZE(regs); k++)
+		for (size_t i = 0; i < w->nranges; i++)
+			if (w->ranges[i].data && regs[k] >= w->ranges[i].start && regs[k] < w->ranges[i].end) {
+				*u = (struct hp_unsafe){ .tid = w->t->tid, .range = i, .pc = regs[k] };
+				return true;
+			}
+	return w->t->stack && scan_stack(s, w, u);
+}
+
 static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *ret_unsafe)
 {
 	const struct hp_thread_snap *t = w->t;
 	int r;
+
+	if (points_into_data(s, w, &w->u)) {
+		*ret_unsafe = w->u;
+		return hp_err(-HP_E_UNSAFE, "thread %d still holds an address in %s (0x%llx)", t->tid,
+			      range_name(&w->ranges[w->u.range]), (unsigned long long)w->u.pc);
+	}
 
 	w->depth = 0;
 	w->last = CFI_UNKNOWN;

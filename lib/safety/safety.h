@@ -23,10 +23,14 @@ struct hp_thread_snap {
 				 * so the snapshot can stay small on the common path */
 };
 
-/* An address range that no thread may be in or return into. */
+/* An address range that no thread may be in or return into.  A data range
+ * (data = 1) is stricter: no register and no word of any stack may point
+ * into it either (memory about to be unmapped that a thread may still be
+ * reading, such as a patch's constants passed on to a libc call). */
 struct hp_range {
 	uint64_t start, end;	/* [start, end) */
 	const char *name;	/* function name for messages */
+	int data;
 };
 
 struct hp_unsafe {
