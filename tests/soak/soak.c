@@ -2,12 +2,14 @@
  * (tests/victims/soakd.c) while client threads check every answer.
  *
  *   soak --hotpatch BIN --server SOAKD --patch FIX.hp --id ID --dir DIR
- *        [--cycles N] [--threads 64] [--clients 4] [--reconnect 5000]
+ *        [--cycles N] [--threads 64] [--clients 4] [--reconnect 5000] [--depth 8]
+ *        [--spinners 0]
  *
  * What is checked, and how:
  * - every answer: the right x, a known version (v1 or v2) and the right
- *   value for that version; one connection per server thread, so all of
- *   the server's threads answer all the time;
+ *   value for that version; one connection per server thread with `depth`
+ *   requests in flight on each, so all of the server's threads answer all
+ *   the time;
  * - the version is the live one: the driver keeps a phase counter `seq`
  *   (4k: v1 live, 4k+1: applying, 4k+2: v2 live, 4k+3: reverting).  A
  *   request sent and answered with no phase change in between, in a stable
@@ -41,7 +43,7 @@
 extern char **environ;
 
 static const char *hotpatch, *server, *patch, *patch_id, *dir;
-static int cycles = 10000, nthreads = 64, nclients = 4, reconnect_every = 5000, port;
+static int cycles = 10000, nthreads = 64, nclients = 4, reconnect_every = 5000, depth = 8, spinners, port;
 static pid_t spid;
 
 static volatile unsigned long seq;	/* the phase counter, see above */
@@ -102,117 +104,154 @@ static int dial(void)
 	return fd;
 }
 
-/* Reads one line (the answer to the one request in flight). */
-static int read_line(int fd, char *buf, size_t len)
+/* A connection and the answers read from it but not yet checked. */
+struct conn {
+	int fd;
+	unsigned long sent;	/* requests on this connection */
+	size_t have;
+	char buf[4096];
+};
+
+/* Reads the next answer line of c into line. */
+static int read_line(struct conn *c, char *line, size_t len)
 {
-	size_t have = 0;
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->have);
+		ssize_t n;
 
-	while (have < len - 1) {
-		ssize_t n = read(fd, buf + have, len - 1 - have);
+		if (nl) {
+			size_t l = (size_t)(nl - c->buf);
 
-		if (n <= 0)
-			return -1;
-		have += (size_t)n;
-		if (buf[have - 1] == '\n') {
-			buf[have - 1] = 0;
+			if (l >= len)
+				return -1;
+			memcpy(line, c->buf, l);
+			line[l] = 0;
+			memmove(c->buf, nl + 1, c->have - l - 1);
+			c->have -= l + 1;
 			return 0;
 		}
+		if (c->have == sizeof(c->buf))
+			return -1;
+		n = read(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
+		if (n <= 0)
+			return -1;
+		c->have += (size_t)n;
 	}
-	return -1;
 }
 
 struct client {
-	int first, n;		/* its connections: [first, first + n) of all */
-	int fds[1024];
-	unsigned long sent[1024], next_x;
+	int n;			/* its connections */
+	struct conn *conns;
+	unsigned long next_x;
 };
 
-/* One client thread: a request on each of its connections, then the
- * answers, over and over; every answer checked. */
+static void drop(struct conn *c)
+{
+	__atomic_fetch_add(&conn_errors, 1, __ATOMIC_SEQ_CST);
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* One client thread: `depth` requests on each of its connections, then
+ * their answers, over and over; every answer checked.  With several
+ * requests in flight a server thread finds more than one in each read,
+ * so it runs answer() back to back: the server's threads are busy. */
 static void *client_main(void *arg)
 {
-	struct client *c = arg;
+	struct client *cl = arg;
 
-	for (int i = 0; i < c->n; i++)
-		c->fds[i] = -1;
+	for (int i = 0; i < cl->n; i++)
+		cl->conns[i].fd = -1;
 	while (!stop_clients) {
 		unsigned long s0[1024];
 		char line[256];
 
-		for (int i = 0; i < c->n; i++) {
-			char req[32];
-			int len;
+		for (int i = 0; i < cl->n; i++) {
+			struct conn *c = &cl->conns[i];
+			char req[32 * 24];
+			int len = 0;
 
-			if (c->fds[i] >= 0 && c->sent[i] >= (unsigned long)reconnect_every) {
-				close(c->fds[i]);
-				c->fds[i] = -1;
+			if (c->fd >= 0 && c->sent >= (unsigned long)reconnect_every) {
+				close(c->fd);
+				c->fd = -1;
 			}
-			if (c->fds[i] < 0) {
-				c->fds[i] = dial();
-				c->sent[i] = 0;
-				if (c->fds[i] < 0) {
+			if (c->fd < 0) {
+				c->fd = dial();
+				c->sent = c->have = 0;
+				if (c->fd < 0) {
 					__atomic_fetch_add(&conn_errors, 1, __ATOMIC_SEQ_CST);
 					usleep(10000);
 					continue;
 				}
 			}
-			len = snprintf(req, sizeof(req), "%lu\n", c->next_x + i);
+			for (int k = 0; k < depth; k++)
+				len += snprintf(req + len, sizeof(req) - len, "%lu\n",
+						cl->next_x + (unsigned long)(i * depth + k));
 			s0[i] = __atomic_load_n(&seq, __ATOMIC_SEQ_CST);
-			if (write(c->fds[i], req, len) != len) {
-				__atomic_fetch_add(&conn_errors, 1, __ATOMIC_SEQ_CST);
-				close(c->fds[i]);
-				c->fds[i] = -1;
-			}
+			if (write(c->fd, req, len) != len)
+				drop(c);
 		}
-		for (int i = 0; i < c->n; i++) {
-			unsigned long x = c->next_x + i, gx, gh, s1;
-			int v;
-			char *end;
+		for (int i = 0; i < cl->n; i++) {
+			struct conn *c = &cl->conns[i];
 
-			if (c->fds[i] < 0)
-				continue;
-			if (read_line(c->fds[i], line, sizeof(line)) < 0) {
-				__atomic_fetch_add(&conn_errors, 1, __ATOMIC_SEQ_CST);
-				close(c->fds[i]);
-				c->fds[i] = -1;
-				continue;
-			}
-			c->sent[i]++;
-			__atomic_fetch_add(&answers, 1, __ATOMIC_RELAXED);
-			gx = strtoul(line, &end, 10);
-			if (sscanf(end, " v%d %lu", &v, &gh) != 2 || (v != 1 && v != 2)) {
-				bad("request %lu: not an answer", line, x);
-				continue;
-			}
-			if (gx != x) {
-				bad("request %lu: answer to another request", line, x);
-				continue;
-			}
-			if (gh != expected(v, x)) {
-				bad("request %lu: wrong value for its version", line, x);
-				continue;
-			}
-			__atomic_fetch_add(&answers_v[v], 1, __ATOMIC_RELAXED);
-			/* Sent and answered within one stable phase: the live version. */
-			s1 = __atomic_load_n(&seq, __ATOMIC_SEQ_CST);
-			if (s0[i] == s1 && s1 % 2 == 0) {
-				int live = s1 % 4 == 0 ? 1 : 2;
+			for (int k = 0; k < depth && c->fd >= 0; k++) {
+				unsigned long x = cl->next_x + (unsigned long)(i * depth + k), gx, gh, s1;
+				int v;
+				char *end;
 
-				if (v != live) {
-					snprintf(line, sizeof(line), "v%d answered while v%d was live (phase %lu)",
-						 v, live, s1);
-					bad("request %lu: the other version's code after the switch", line, x);
-				} else {
-					__atomic_fetch_add(&checked_v[live], 1, __ATOMIC_RELAXED);
+				if (read_line(c, line, sizeof(line)) < 0) {
+					drop(c);
+					break;
+				}
+				c->sent++;
+				__atomic_fetch_add(&answers, 1, __ATOMIC_RELAXED);
+				gx = strtoul(line, &end, 10);
+				if (sscanf(end, " v%d %lu", &v, &gh) != 2 || (v != 1 && v != 2)) {
+					bad("request %lu: not an answer", line, x);
+					continue;
+				}
+				if (gx != x) {
+					bad("request %lu: answer to another request", line, x);
+					continue;
+				}
+				if (gh != expected(v, x)) {
+					bad("request %lu: wrong value for its version", line, x);
+					continue;
+				}
+				__atomic_fetch_add(&answers_v[v], 1, __ATOMIC_RELAXED);
+				/* Sent and answered within one stable phase: the live version. */
+				s1 = __atomic_load_n(&seq, __ATOMIC_SEQ_CST);
+				if (s0[i] == s1 && s1 % 2 == 0) {
+					int live = s1 % 4 == 0 ? 1 : 2;
+
+					if (v != live) {
+						snprintf(line, sizeof(line), "v%d answered while v%d was live (phase %lu)",
+							 v, live, s1);
+						bad("request %lu: the other version's code after the switch", line, x);
+					} else {
+						__atomic_fetch_add(&checked_v[live], 1, __ATOMIC_RELAXED);
+					}
 				}
 			}
 		}
-		c->next_x += (unsigned long)c->n;
+		cl->next_x += (unsigned long)(cl->n * depth);
 	}
-	for (int i = 0; i < c->n; i++)
-		if (c->fds[i] >= 0)
-			close(c->fds[i]);
+	for (int i = 0; i < cl->n; i++)
+		if (cl->conns[i].fd >= 0)
+			close(cl->conns[i].fd);
 	return NULL;
+}
+
+/* A thread that only burns CPU (--spinners): with more runnable threads
+ * than cores, the server's threads are preempted anywhere, in the middle of
+ * answer() and of what it calls, as on a loaded machine. */
+static void *spin_main(void *arg)
+{
+	volatile unsigned long n = 0;
+
+	while (!stop_clients)
+		n++;
+	return arg;
 }
 
 /* VmRSS (kB) and the number of mappings of the server. */
@@ -373,7 +412,8 @@ static int start_server(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: soak --hotpatch BIN --server SOAKD --patch FIX.hp --id ID --dir DIR\n"
-			"            [--cycles N] [--threads 64] [--clients 4] [--reconnect 5000]\n");
+			"            [--cycles N] [--threads 64] [--clients 4] [--reconnect 5000] [--depth 8]\n"
+			"            [--spinners 0]\n");
 	exit(2);
 }
 
@@ -383,9 +423,10 @@ int main(int argc, char **argv)
 		{ "hotpatch", 1, 0, 'H' }, { "server", 1, 0, 'S' }, { "patch", 1, 0, 'P' },
 		{ "id", 1, 0, 'I' }, { "dir", 1, 0, 'D' }, { "cycles", 1, 0, 'n' },
 		{ "threads", 1, 0, 't' }, { "clients", 1, 0, 'c' }, { "reconnect", 1, 0, 'r' },
+		{ "depth", 1, 0, 'd' }, { "spinners", 1, 0, 's' },
 		{ 0 }
 	};
-	long rss[3], maps[3], thr[3];
+	long rss[3] = { -1, -1, -1 }, maps[3] = { -1, -1, -1 }, thr[3] = { -1, -1, -1 };
 	double *apply_ms, *revert_ms, *apply_pause, *revert_pause, *apply_lib, *revert_lib, t_start;
 	unsigned long checked_before;
 	int ch, done = 0, apply_fail = 0, revert_fail = 0, crashed = 0, stuck = 0, chunk;
@@ -403,11 +444,14 @@ int main(int argc, char **argv)
 		case 't': nthreads = atoi(optarg); break;
 		case 'c': nclients = atoi(optarg); break;
 		case 'r': reconnect_every = atoi(optarg); break;
+		case 'd': depth = atoi(optarg); break;
+		case 's': spinners = atoi(optarg); break;
 		default: usage();
 		}
 	}
 	if (!hotpatch || !server || !patch || !patch_id || !dir || cycles < 1 || nthreads < 1 ||
-	    nclients < 1 || nclients > nthreads || nthreads / nclients > 1000 || reconnect_every < 1)
+	    nclients < 1 || nclients > nthreads || nthreads / nclients > 1000 || reconnect_every < 1 ||
+	    depth < 1 || depth > 32 || spinners < 0 || spinners > 64)
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	if (start_server() < 0)
@@ -420,17 +464,19 @@ int main(int argc, char **argv)
 	revert_lib = calloc(cycles, sizeof(double));
 	cl = calloc(nclients, sizeof(*cl));
 	cth = calloc(nclients, sizeof(*cth));
-	for (int i = 0, first = 0; i < nclients; i++) {
+	for (int i = 0; i < nclients; i++) {
 		cl[i].n = nthreads / nclients + (i < nthreads % nclients);
-		cl[i].first = first;
+		cl[i].conns = calloc(cl[i].n, sizeof(struct conn));
 		cl[i].next_x = (unsigned long)i << 48;
-		first += cl[i].n;
 		pthread_create(&cth[i], NULL, client_main, &cl[i]);
 	}
+	cth = realloc(cth, (nclients + spinners) * sizeof(*cth));
+	for (int i = 0; i < spinners; i++)
+		pthread_create(&cth[nclients + i], NULL, spin_main, NULL);
 	sleep(1);	/* every connection open and answered */
 	measure(&rss[0], &maps[0], &thr[0]);
-	printf("soak: server pid %d, %ld threads, port %d; %d connections from %d client threads; %d cycles\n",
-	       spid, thr[0] - 1, port, nthreads, nclients, cycles);
+	printf("soak: server pid %d, %ld threads, port %d; %d connections from %d client threads, %d requests in flight on each; %d cycles\n",
+	       spid, thr[0] - 1, port, nthreads, nclients, depth, cycles);
 	printf("soak: start: VmRSS %ld kB, %ld mappings, %lu answers in the first second\n", rss[0],
 	       maps[0], answers);
 	fflush(stdout);
@@ -489,7 +535,7 @@ int main(int argc, char **argv)
 		measure(&rss[1], &maps[1], &thr[1]);
 	measure(&rss[2], &maps[2], &thr[2]);
 	stop_clients = 1;
-	for (int i = 0; i < nclients; i++)
+	for (int i = 0; i < nclients + spinners; i++)
 		pthread_join(cth[i], NULL);
 	if (!crashed && !server_alive())
 		crashed = 1;
