@@ -150,7 +150,8 @@ int cmd_diff(struct cli *c, int argc, char **argv)
 		print_group(d, HP_DIFF_DATA, HP_DIFF_NEW, "new data");
 		print_group(d, HP_DIFF_DATA, HP_DIFF_REMOVED, "removed data");
 		print_group(d, HP_DIFF_FUNC, HP_DIFF_CHANGED_LINE_ONLY,
-			    "line-number-only changes (left out)");
+			    "line-number-only changes (left out; only small constants moved together:\n"
+			    "  hotpatch build checks them against the fix's hunks)");
 		if (!changes)
 			printf("nothing to patch: no code difference\n");
 	}

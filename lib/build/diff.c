@@ -190,6 +190,15 @@ static int line_only(const uint8_t *a, const uint8_t *b, uint64_t size, struct h
 	}
 	if (!e->nline)
 		return 0;
+	/* Lines that moved all moved together (the fix added or removed the
+	 * same lines above each), and by a plausible amount: a size that
+	 * doubled (1032 -> 2056) is no line number. */
+	for (size_t k = 0; k < e->nline; k++) {
+		int64_t d = (int64_t)e->line[k].fixed - (int64_t)e->line[k].orig;
+
+		if (d != (int64_t)e->line[0].fixed - (int64_t)e->line[0].orig || d > 500 || d < -500)
+			return 0;
+	}
 	e->line_off = e->line[0].off;
 	e->line_orig = e->line[0].orig;
 	e->line_fixed = e->line[0].fixed;
