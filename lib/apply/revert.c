@@ -23,10 +23,15 @@ static int unmap_when_unused(struct hp_target *t, struct hp_safety *safety, stru
 			     size_t *nmaps, const struct hp_ledger *l, double timeout,
 			     struct hp_apply_result *res)
 {
-	struct hp_range data = { l->map_start, l->map_start + l->map_len, l->patch_id, 1 };
+	/* Only the patch's constants and data: no thread runs or returns into
+	 * its code any more (checked before the jumps went), and a stack is
+	 * full of stale return addresses into it that would never go away. */
+	struct hp_range data = { l->text_end, l->map_start + l->map_len, l->patch_id, 1 };
 	unsigned attempts = 0;
 	int r;
 
+	if (data.start >= data.end)
+		return hp_txn__unmap(t, l->map_start, l->map_len);
 	r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, &attempts);
 	if (r == -HP_E_UNSAFE) {
 		hp_err_clear();

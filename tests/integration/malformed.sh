@@ -105,7 +105,7 @@ refuse_journaled() {
 no_patch() {
 	hp status "$1" --json
 	[ "$HP_RC" = 0 ] || why "status $1 exited $HP_RC: $(hp_err)" || return
-	grep -q "\"pid\":$1,\"patches\":\[\]" "$T/hp.out" || why "status of $1 shows patches: $(head -c 300 "$T/hp.out")"
+	json "[p for pr in d['processes'] if pr['pid'] == $1 for p in pr['patches']]" | grep -qx "\[\]" || why "status of $1 shows patches: $(head -c 300 "$T/hp.out")"
 }
 
 # ---- the malformed variants ----------------------------------------------
