@@ -13,6 +13,7 @@
 # CORPUS=pattern runs only the cases whose file name matches.  A table of
 # results (case, result, build time, functions, reason) is written to
 # $CORPUS_TABLE (default build/corpus-results.md).
+# test-timeout: 3600
 . "$(dirname "$0")/lib.sh"
 
 CASES_DIR=$ROOT/tests/corpus/cases
