@@ -270,7 +270,7 @@ static const struct hp_thread_snap *snap_of(const struct stopped *st, pid_t tid)
 
 static struct hp_range range_of(const char *name, void *addr)
 {
-	struct hp_range r = { 0, 0, name };
+	struct hp_range r = { 0, 0, name, 0 };
 	int fd = open("/proc/self/exe", O_RDONLY);
 	Elf *elf;
 	Elf_Scn *scn = NULL;
@@ -397,7 +397,7 @@ static void test_call_last(void)
 {
 	struct hp_unsafe u = { 0 };
 	const uint8_t *end = (const uint8_t *)(uintptr_t)r_last.end;
-	struct hp_range after = { r_last.end, r_last.end + 1, "after call_last" };
+	struct hp_range after = { r_last.end, r_last.end + 1, "after call_last", 0 };
 	int r = hp_safety__check(s, st.snaps, st.n, &r_last, 1, &u);
 
 	CHECK_EQ_INT(r, -HP_E_UNSAFE);
