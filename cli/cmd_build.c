@@ -64,6 +64,12 @@ static void add(char ***l, size_t *n, const char *fmt, ...)
 	if (vasprintf(&nl[*n], fmt, ap) >= 0)
 		(*n)++;
 	va_end(ap);
+	/* The same reason from several objects (a header's struct) once. */
+	for (size_t i = 0; *n > 1 && i + 1 < *n; i++)
+		if (!strcmp(nl[i], nl[*n - 1])) {
+			free(nl[--*n]);
+			break;
+		}
 }
 
 static void progress(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
