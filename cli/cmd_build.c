@@ -26,7 +26,7 @@
 
 struct examined {
 	const char *rel;	/* object, relative to the tree */
-	size_t changed, line_only, new_funcs, skipped;
+	size_t changed, line_only, new_funcs;
 	struct hp_match match;
 	int used;		/* goes into the patch */
 	char *extracted;

@@ -360,14 +360,6 @@ static void check_startup(struct ext *x)
 	}
 }
 
-static const char *object_file(const struct dobj *o)
-{
-	for (size_t i = 0; i < o->nsym; i++)
-		if (o->sym[i].type == STT_FILE && o->sym[i].name[0])
-			return o->sym[i].name;
-	return "";
-}
-
 /* ---- writing ------------------------------------------------------------------ */
 
 struct strtab {
@@ -512,8 +504,7 @@ static int write_object(struct ext *x, const char *out)
 			syms[i].st_value = o->value;
 			syms[i].st_size = o->size;
 		}
-		symtab_idx = nout + 0;	/* placed after the relocation sections below */
-		/* Relocation sections. */
+		/* Relocation sections; the symbol table comes right after them. */
 		{
 			size_t nrela = 0;
 
@@ -689,7 +680,7 @@ int hp_extract(const struct hp_diff *d, const struct hp_extract_opts *opts, cons
 	memset(ret, 0, sizeof(*ret));
 	x.f = bobj_of_diff(d, 1);
 	x.o = bobj_of_diff(d, 0);
-	x.file = object_file(x.o);
+	x.file = bobj_file(x.o);
 	x.status = calloc(x.f->nent + 1, sizeof(*x.status));
 	x.incl = calloc(x.f->nent + 1, 1);
 	x.keep = calloc(x.f->nsec + 1, 1);

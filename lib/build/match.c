@@ -41,14 +41,6 @@ static void mask(const struct dobj *o, const struct dent *e, uint8_t *a, uint8_t
 	}
 }
 
-static const char *object_file(const struct dobj *o)
-{
-	for (size_t i = 0; i < o->nsym; i++)
-		if (o->sym[i].type == STT_FILE && o->sym[i].name[0])
-			return o->sym[i].name;
-	return NULL;
-}
-
 int hp_match__object(const char *path, const struct hp_elf *t, struct hp_match *m)
 {
 	struct dobj o;
@@ -61,7 +53,9 @@ int hp_match__object(const char *path, const struct hp_elf *t, struct hp_match *
 		bobj_free(&o);
 		return r;
 	}
-	file = object_file(&o);
+	file = bobj_file(&o);
+	if (!file[0])
+		file = NULL;
 	for (size_t i = 0; i < o.nent && r == 0; i++) {
 		const struct dent *e = &o.ent[i];
 		struct hp_sym ts;

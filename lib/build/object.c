@@ -376,3 +376,11 @@ uint8_t *bobj_masked_bytes(const struct dobj *o, const struct dent *e)
 	}
 	return b;
 }
+
+const char *bobj_file(const struct dobj *o)
+{
+	for (size_t i = 0; i < o->nsym; i++)
+		if (o->sym[i].type == STT_FILE && o->sym[i].name[0])
+			return o->sym[i].name;
+	return "";
+}

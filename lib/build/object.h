@@ -71,6 +71,8 @@ struct tdesc {
 };
 
 int bobj_open(struct dobj *o, const char *path);
+/* The object's source file (its first STT_FILE symbol), "" when none. */
+const char *bobj_file(const struct dobj *o);
 void bobj_free(struct dobj *o);
 /* "calls.3" -> "calls": the name without gcc's renumbered suffixes. */
 void bobj_canon(const char *in, char *out, size_t outsz);
