@@ -28,21 +28,24 @@ static int unmap_when_unused(struct hp_target *t, struct hp_safety *safety, stru
 	 * full of stale return addresses into it that would never go away. */
 	struct hp_range data = { l->text_end, l->map_start + l->map_len, l->patch_id, 1 };
 	unsigned attempts = 0;
-	int r;
+	int stopped = 0, r = 0;
 
-	if (data.start >= data.end)
-		return hp_txn__unmap(t, l->map_start, l->map_len);
-	r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, &attempts);
-	if (r == -HP_E_UNSAFE) {
+	if (data.start < data.end) {
+		r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, &attempts);
+		stopped = r == 0;	/* hp_quiesce returns them stopped, else running */
+	}
+	if (r == 0)
+		r = hp_txn__unmap(t, l->map_start, l->map_len);
+	if (stopped)
+		hp_target__resume_all(t);
+	/* The revert is committed: whatever stops the unmap (a thread still
+	 * reading, the process exiting, a failed remote call) leaves only an
+	 * unreachable mapping for repair, never a failed revert. */
+	if (r < 0) {
 		hp_err_clear();
 		res->kept_mapped = 1;
-		return 0;
 	}
-	if (r < 0)
-		return r;
-	r = hp_txn__unmap(t, l->map_start, l->map_len);
-	hp_target__resume_all(t);
-	return r;
+	return 0;
 }
 
 int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
