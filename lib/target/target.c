@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include "common/common.h"
 #include "target/target.h"
 
@@ -156,6 +157,7 @@ int hp_target__maps(struct hp_target *t, struct hp_map **ret, size_t *ret_n)
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long start, end, off, inode;
 		char perms[8], dev[32];
+		unsigned major = 0, minor = 0;
 		int pos = 0;
 
 		if (sscanf(line, "%llx-%llx %7s %llx %31s %llu %n", &start, &end, perms, &off, dev,
@@ -177,6 +179,8 @@ int hp_target__maps(struct hp_target *t, struct hp_map **ret, size_t *ret_n)
 		m->end = end;
 		m->offset = off;
 		m->inode = inode;
+		if (sscanf(dev, "%x:%x", &major, &minor) == 2)
+			m->dev = makedev(major, minor);
 		memcpy(m->perms, perms, 4);
 		if (pos > 0) {
 			char *p = line + pos;

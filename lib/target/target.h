@@ -13,7 +13,7 @@
 struct hp_map {
 	uint64_t start, end, offset;
 	char perms[5];		/* "r-xp" */
-	uint64_t inode;
+	uint64_t dev, inode;	/* the file's identity (dev: makedev(major, minor)) */
 	char path[256];		/* "" for anonymous, "[stack]", "/memfd:name (deleted)" ... */
 };
 
