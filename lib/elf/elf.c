@@ -546,6 +546,22 @@ uint64_t hp_elf__load_end_vaddr(const struct hp_elf *e)
 	return end;
 }
 
+int hp_elf__load_seg(const struct hp_elf *e, size_t idx, struct hp_elf_seg *ret)
+{
+	for (size_t i = 0; e && i < e->phnum; i++) {
+		const GElf_Phdr *ph = &e->phdrs[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (idx-- > 0)
+			continue;
+		*ret = (struct hp_elf_seg){ ph->p_vaddr, ph->p_offset, ph->p_filesz, ph->p_memsz,
+					    ph->p_flags };
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int hp_elf__find_symbol(const struct hp_elf *e, const char *name, const char *file,
 			unsigned sympos, struct hp_sym *ret)
 {

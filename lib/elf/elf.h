@@ -31,6 +31,15 @@ uint64_t hp_elf__first_load_vaddr(const struct hp_elf *e);
 /* End of the highest PT_LOAD segment in memory (its .bss included), 0 when none. */
 uint64_t hp_elf__load_end_vaddr(const struct hp_elf *e);
 
+/* One PT_LOAD segment as its program header says (checked at open: the
+ * file-backed part lies inside the file). */
+struct hp_elf_seg {
+	uint64_t vaddr, offset, filesz, memsz;
+	uint32_t flags;		/* PF_R | PF_W | PF_X */
+};
+/* The idx-th PT_LOAD segment in program header order; -ENOENT past the last. */
+int hp_elf__load_seg(const struct hp_elf *e, size_t idx, struct hp_elf_seg *ret);
+
 struct hp_sym {
 	const char *name;	/* points into the hp_elf, valid until close */
 	const char *file;	/* STT_FILE name preceding a local symbol; "" for globals */
