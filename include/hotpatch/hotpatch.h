@@ -37,6 +37,7 @@ enum hp_error {
 	HP_E_UNSUPPORTED,	/* feature of the input hotpatch does not handle */
 	HP_E_REMOTE,		/* a syscall run inside the target failed */
 	HP_E_BUILD,		/* hotpatch build: the fix does not apply or the project does not build */
+	HP_E_NOT_LOADED,	/* the object is mapped (as data) but not loaded: the process does not run it */
 	HP_E_LAST
 };
 

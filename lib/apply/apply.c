@@ -400,10 +400,10 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 		return r;
 	r = hp_target__maps(t, &maps, &nmaps);
 	if (r == 0)
-		r = hp_object__find(t, maps, nmaps, p->info.build_id, p->info.build_id_len,
-				    p->info.target_name, &obj);
+		r = hp_object__find(t, maps, nmaps, p, &obj);
 	/* Holding every thread makes us the only hotpatch on this process
-	 * (another tracer cannot seize it): only now are the ledgers the truth. */
+	 * (another tracer cannot seize it): only now are the ledgers the truth,
+	 * and the object still mapped as it was found. */
 	if (r == 0)
 		r = hp_target__seize_all(t);
 	if (r == 0) {
@@ -411,6 +411,8 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 		maps = NULL;
 		r = hp_target__maps(t, &maps, &nmaps);
 	}
+	if (r == 0)
+		r = hp_object__check(&obj, maps, nmaps, p, pid);
 	if (r == 0)
 		r = hp_ledger__scan(t, maps, nmaps, &ls);
 	if (r < 0)

@@ -85,19 +85,28 @@ struct hp_ledger {
 	struct hp_ledger_entry e[];
 } __attribute__((packed));
 
-/* The object of the process a patch is for. */
+/* The object of the process a patch is for: loaded, not merely mapped
+ * (see object.c). */
 struct hp_object {
 	char path[256];		/* as mapped */
 	char map_files[96];	/* /proc/pid/map_files/... of its offset-0 mapping */
 	uint64_t base;		/* load base: runtime address = base + st_value */
-	uint64_t lo, hi;	/* extent of its mappings */
+	uint64_t lo, hi;	/* extent of its image as loaded */
+	uint64_t dev, inode;	/* its file */
 	struct hp_elf *elf;	/* its file, as mapped; hp_object__release() closes it */
 };
 void hp_object__release(struct hp_object *obj);
 
+/* The object with the patch's build-id that the process runs, its file
+ * named like the patch's target first.  -HP_E_NOT_LOADED when the file is
+ * mapped only as data (or its code not where the loader puts it),
+ * -HP_E_BUILDID when no mapping has the build-id. */
 int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
-		    const uint8_t *build_id, size_t build_id_len, const char *name_hint,
-		    struct hp_object *ret);
+		    const struct hp_patch *p, struct hp_object *ret);
+/* obj is still loaded in maps and every function p replaces lies in an
+ * executable mapping of it; else -HP_E_NOT_LOADED. */
+int hp_object__check(const struct hp_object *obj, const struct hp_map *maps, size_t nmaps,
+		     const struct hp_patch *p, pid_t pid);
 
 /* Resolves symbols the patch code needs but neither it nor the target's
  * symbol table defines: the target object's own exports (copy-relocated

@@ -1,6 +1,20 @@
 /* Finding the patched object in a process: the mapped file whose build-id
  * is the patch's, read through /proc/pid/map_files so that a file replaced
- * or deleted on disk since the process started is still the one we read. */
+ * or deleted on disk since the process started is still the one we read.
+ *
+ * The build-id names a file, not a running program: a debugger, a scanner,
+ * a backup tool maps files as data, and their mappings carry the same
+ * build-id.  So a match must also be loaded, mapped the way the loader maps
+ * it, every executable segment executable at base + p_vaddr from its own
+ * file offset:
+ *
+ *   base + p_vaddr(text) -> +-----------------+  r-xp  offset p_offset(text)
+ *                           | .text ...       |  same dev and inode as the
+ *                           +-----------------+  offset-0 mapping at base
+ *
+ * A process that maps the file both ways (it runs it and reads it) has its
+ * loaded image patched; one that only reads it is refused. */
+#include <elf.h>
 #include <stdio.h>
 #include "common/common.h"
 #include "elf/elf.h"
@@ -13,8 +27,81 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* [lo, hi) lies in executable mappings of obj's file that show file offset
+ * off at lo and the offsets after it in order.  Maps are sorted by address. */
+static int code_at(const struct hp_object *obj, const struct hp_map *maps, size_t nmaps,
+		   uint64_t lo, uint64_t hi, uint64_t off)
+{
+	uint64_t a = lo;
+
+	for (size_t k = 0; k < nmaps && a < hi; k++) {
+		const struct hp_map *m = &maps[k];
+
+		if (m->end <= a)
+			continue;
+		if (m->start > a || m->dev != obj->dev || m->inode != obj->inode ||
+		    m->perms[2] != 'x' || m->offset + (a - m->start) != off + (a - lo))
+			return 0;
+		a = m->end;
+	}
+	return a > lo && a >= hi;
+}
+
+/* Every executable segment is mapped as the loader maps it (whole pages). */
+static int loaded(const struct hp_object *obj, const struct hp_map *maps, size_t nmaps)
+{
+	struct hp_elf_seg s;
+	int nexec = 0;
+
+	for (size_t i = 0; hp_elf__load_seg(obj->elf, i, &s) == 0; i++) {
+		uint64_t lo = obj->base + (s.vaddr & ~(PAGE - 1));
+		uint64_t hi = obj->base + HP_ALIGN_UP(s.vaddr + s.filesz, PAGE);
+
+		if (!(s.flags & PF_X))
+			continue;
+		if (!code_at(obj, maps, nmaps, lo, hi, s.offset & ~(PAGE - 1)))
+			return 0;
+		nexec++;
+	}
+	return nexec > 0;
+}
+
+/* The code of [vaddr, vaddr+len) is in an executable mapping of the file,
+ * at the file offset its segment gives it. */
+static int code_of(const struct hp_object *obj, const struct hp_map *maps, size_t nmaps,
+		   uint64_t vaddr, uint64_t len)
+{
+	struct hp_elf_seg s;
+
+	for (size_t i = 0; hp_elf__load_seg(obj->elf, i, &s) == 0; i++)
+		if (vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz && len <= s.filesz - (vaddr - s.vaddr))
+			return code_at(obj, maps, nmaps, obj->base + vaddr, obj->base + vaddr + len,
+				       s.offset + (vaddr - s.vaddr));
+	return 0;
+}
+
+int hp_object__check(const struct hp_object *obj, const struct hp_map *maps, size_t nmaps,
+		     const struct hp_patch *p, pid_t pid)
+{
+	if (!loaded(obj, maps, nmaps))
+		return hp_err(-HP_E_NOT_LOADED, "process %d maps %s only as data, it does not run it",
+			      pid, obj->path);
+	for (size_t i = 0; i < p->nfuncs; i++) {
+		const struct hp_patch_func *f = &p->funcs[i];
+
+		if (!code_of(obj, maps, nmaps, f->old_addr, f->old_size ? f->old_size : 1))
+			return hp_err(-HP_E_NOT_LOADED,
+				      "%s at 0x%lx is not in an executable mapping of %s in process %d",
+				      f->old_name, (unsigned long)(obj->base + f->old_addr), obj->path, pid);
+	}
+	return 0;
+}
+
+/* 1: maps[i] is the offset-0 mapping of a loaded object with build-id bid
+ * (*ret filled); 0: it is not (*data set when it has the build-id but is
+ * not loaded). */
 static int try_object(struct hp_target *t, const struct hp_map *maps, size_t nmaps, size_t i,
-		      const uint8_t *bid, size_t bid_len, struct hp_object *ret)
+		      const uint8_t *bid, size_t bid_len, struct hp_object *ret, int *data)
 {
 	const struct hp_map *m = &maps[i];
 	struct hp_elf *e = NULL;
@@ -40,19 +127,20 @@ static int try_object(struct hp_target *t, const struct hp_map *maps, size_t nma
 	snprintf(ret->path, sizeof(ret->path), "%s", m->path);
 	snprintf(ret->map_files, sizeof(ret->map_files), "%s", mf);
 	ret->base = m->start - hp_elf__first_load_vaddr(e);
+	ret->dev = m->dev;
+	ret->inode = m->inode;
 	ret->elf = e;
+	if (!loaded(ret, maps, nmaps)) {
+		*data = 1;
+		hp_object__release(ret);
+		return 0;
+	}
+	/* Its extent as the loader maps it (the .bss after the file included);
+	 * other mappings of the same file are not part of it. */
 	ret->lo = m->start;
-	ret->hi = m->end;
-	for (size_t k = 0; k < nmaps; k++)
-		if (!strcmp(maps[k].path, m->path) && maps[k].inode == m->inode) {
-			if (maps[k].start < ret->lo)
-				ret->lo = maps[k].start;
-			if (maps[k].end > ret->hi)
-				ret->hi = maps[k].end;
-		}
-	/* The anonymous .bss after the last file mapping belongs to it too. */
-	if (ret->base + HP_ALIGN_UP(hp_elf__load_end_vaddr(e), PAGE) > ret->hi)
-		ret->hi = ret->base + HP_ALIGN_UP(hp_elf__load_end_vaddr(e), PAGE);
+	ret->hi = ret->base + HP_ALIGN_UP(hp_elf__load_end_vaddr(e), PAGE);
+	if (ret->hi < m->end)
+		ret->hi = m->end;
 	return 1;
 }
 
@@ -63,25 +151,39 @@ void hp_object__release(struct hp_object *obj)
 }
 
 int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
-		    const uint8_t *bid, size_t bid_len, const char *hint, struct hp_object *ret)
+		    const struct hp_patch *p, struct hp_object *ret)
 {
+	const uint8_t *bid = p->info.build_id;
+	size_t bid_len = p->info.build_id_len;
+	const char *hint = p->info.target_name;
+	const char *data = NULL;
 	char hex[129];
+	int r;
 
 	/* The file named like the hint first: usually the only one opened. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < nmaps; i++) {
 			const struct hp_map *m = &maps[i];
-			int named;
+			int named, as_data = 0;
 
 			if (m->offset != 0 || m->path[0] != '/' || !strncmp(m->path, "/memfd:", 7))
 				continue;
 			named = hint && hint[0] && !strcmp(base_name(m->path), hint);
 			if ((pass == 0) != named)
 				continue;
-			if (try_object(t, maps, nmaps, i, bid, bid_len, ret))
-				return 0;
+			if (try_object(t, maps, nmaps, i, bid, bid_len, ret, &as_data)) {
+				r = hp_object__check(ret, maps, nmaps, p, t->pid);
+				if (r < 0)
+					hp_object__release(ret);
+				return r;
+			}
+			if (as_data && !data)
+				data = m->path;
 		}
 	}
+	if (data)
+		return hp_err(-HP_E_NOT_LOADED, "process %d maps %s only as data, it does not run it",
+			      t->pid, data);
 	hp_hex(bid, bid_len, hex);
 	return hp_err(-HP_E_BUILDID,
 		      "process %d maps no object with build-id %s (the patch is for %s): wrong target or a different build",

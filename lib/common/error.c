@@ -26,6 +26,7 @@ static const char *const names[] = {
 	[HP_E_UNSUPPORTED - 4000] = "unsupported input",
 	[HP_E_REMOTE - 4000] = "a system call inside the target failed",
 	[HP_E_BUILD - 4000] = "the source build failed",
+	[HP_E_NOT_LOADED - 4000] = "target object not loaded",
 };
 
 const char *hp_strerror(int err)
