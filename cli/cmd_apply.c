@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "hotpatch/hotpatch.h"
 #include <errno.h>
 #include <sodium.h>
@@ -20,6 +21,7 @@ struct targets {
 	const char *keys;	/* --keys DIR */
 	int allow_unsigned;
 	int verbose;		/* -v: the time of each step */
+	int no_journal;		/* revert --no-journal: to the system log instead */
 };
 
 static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, int need_first,
@@ -29,7 +31,8 @@ static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, 
 					      { "json", no_argument, 0, 'j' },
 					      { "keys", required_argument, 0, 'k' },
 					      { "allow-unsigned", no_argument, 0, 'U' },
-					      { "verbose", no_argument, 0, 'v' }, { 0 } };
+					      { "verbose", no_argument, 0, 'v' },
+					      { "no-journal", no_argument, 0, 'J' }, { 0 } };
 	int ch;
 
 	memset(t, 0, sizeof(*t));
@@ -41,6 +44,8 @@ static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, 
 			t->keys = optarg;
 		} else if (ch == 'U' && !strcmp(cmd, "apply")) {
 			t->allow_unsigned = 1;
+		} else if (ch == 'J' && !strcmp(cmd, "revert")) {
+			t->no_journal = 1;
 		} else if (ch == 't') {
 			char *end;
 
@@ -58,6 +63,10 @@ static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, 
 	}
 	if (optind >= argc)
 		return cli_usage(c, "%s needs at least one PID", cmd);
+	/* Only root may do without the record of who changed the processes. */
+	if (t->no_journal && geteuid() != 0)
+		return cli_usage(c, "%s: --no-journal is for root only (effective uid %u)", cmd,
+				 (unsigned)geteuid());
 	t->pids = calloc(argc - optind, sizeof(pid_t));
 	if (!t->pids)
 		return EXIT_ERROR;
@@ -204,20 +213,29 @@ static int open_verified(struct cli *c, const struct targets *t, struct hp_patch
 	return EXIT_DONE;
 }
 
-/* The record of how an apply or revert ended.  After a revert, the ledger
- * in the process told the build-id and the file's hash.  A failure keeps
- * its detail for the report; a record that cannot be written after a
- * success is reported here (the process is consistent; the record is
- * missing).  Returns -1 then. */
+/* The record of how an apply or revert ended (under revert --no-journal,
+ * in the system log).  After a revert, the ledger in the process told the
+ * build-id and the file's hash.  A failure keeps its detail for the
+ * report; a record that cannot be written after a success is reported
+ * here (the process is consistent; the record is missing).  Returns -1
+ * then. */
 static int journal_result(struct cli *c, const char *cmd, const struct hp_patch_info *info,
 			  const uint8_t *sha, const char *keyid, pid_t pid, int r,
-			  const struct hp_apply_result *res)
+			  const struct hp_apply_result *res, int no_journal)
 {
 	struct hp_patch_info ri = *info;
 	char reason[1024];
 	int jr;
 
 	snprintf(reason, sizeof(reason), "%s", r < 0 ? hp_errmsg() : "");
+	if (no_journal) {
+		policy_syslog_revert(info->id, pid, result_word(r), reason);
+		if (r < 0) {
+			hp_err_clear();
+			hp_err(r, "%s", reason);
+		}
+		return 0;
+	}
 	if (r == 0 && !sha) {
 		memcpy(ri.build_id, res->build_id, res->build_id_len);
 		ri.build_id_len = res->build_id_len;
@@ -235,6 +253,25 @@ static int journal_result(struct cli *c, const char *cmd, const struct hp_patch_
 		return -1;
 	}
 	return 0;
+}
+
+/* revert --no-journal: said on stderr and, before any process is touched,
+ * to the system log (the journal's "begin" record, elsewhere). */
+static void warn_no_journal(struct cli *c, const struct targets *t)
+{
+	char pids[512];
+	size_t len = 0;
+
+	pids[0] = 0;
+	for (int i = 0; i < t->n && len < sizeof(pids); i++) {
+		int k = snprintf(pids + len, sizeof(pids) - len, "%s%d", i ? " " : "", t->pids[i]);
+
+		len = k > 0 && (size_t)k < sizeof(pids) - len ? len + (size_t)k : sizeof(pids);
+	}
+	fprintf(stderr, "%s: warning: revert --no-journal: reverting %s in pid%s %s without writing "
+		"the journal %s; sent to the system log (authpriv) instead\n", c->prog, t->first,
+		t->n == 1 ? "" : "s", pids, hp_journal__path());
+	policy_syslog_revert_begin(t->first, pids);
 }
 
 static int act(struct cli *c, int argc, char **argv, int revert)
@@ -263,19 +300,24 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 		rinfo.id = t.first;
 		info = rinfo;
 	}
+	if (t.no_journal)
+		warn_no_journal(c, &t);
 	if (c->json)
-		printf("{\"results\":[");
+		printf("{\"journal\":%s,\"results\":[", t.no_journal ? "false" : "true");
 	for (int i = 0; i < t.n; i++) {
 		struct hp_apply_result res;
-		int r;
+		int r = 0;
 
 		/* No record, no change: a journal that cannot be written (full
-		 * disk) stops us before the process is touched. */
-		r = policy_journal(cmd, &info, revert ? NULL : sha, keyid, t.pids[i], "begin", "");
+		 * disk) stops us before the process is touched.  Unless root
+		 * said --no-journal: the system log has the record then. */
+		if (!t.no_journal)
+			r = policy_journal(cmd, &info, revert ? NULL : sha, keyid, t.pids[i], "begin", "");
 		if (r == 0) {
 			r = revert ? hp_revert(t.first, t.pids[i], &ao, &res)
 				   : hp_apply(p, t.pids[i], &ao, &res);
-			if (journal_result(c, cmd, &info, revert ? NULL : sha, keyid, t.pids[i], r, &res) < 0)
+			if (journal_result(c, cmd, &info, revert ? NULL : sha, keyid, t.pids[i], r, &res,
+					   t.no_journal) < 0)
 				worst = cli_worst(worst, EXIT_ERROR);
 		}
 		if (r < 0)

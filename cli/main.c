@@ -23,8 +23,10 @@ static const struct cmd cmds[] = {
 	  "PATCH.hp PID... [--timeout SEC] [--keys DIR] [--allow-unsigned] [-v] [--json]",
 	  "apply a signed patch to running processes (PATCH.hp.minisig checked against\n"
 	  "               --keys DIR, $HOTPATCH_KEYS or /etc/hotpatch/keys before anything is parsed)" },
-	{ "revert", cmd_revert, "PATCH_ID PID... [--timeout SEC] [-v] [--json]",
-	  "revert the newest patch level of running processes" },
+	{ "revert", cmd_revert, "PATCH_ID PID... [--timeout SEC] [--no-journal] [-v] [--json]",
+	  "revert the newest patch level of running processes (refused when the journal cannot be\n"
+	  "               written; --no-journal, root only: revert anyway, e.g. on a full disk, with a\n"
+	  "               warning, the record sent to the system log, authpriv, instead)" },
 	{ "status", cmd_status, "PID... [--json]", "list the patches applied to processes" },
 	{ "repair", cmd_repair, "PID... [--json]",
 	  "undo or finish what a hotpatch that died left in processes (exit 3: nothing to repair)" },

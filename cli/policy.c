@@ -1,12 +1,15 @@
 /* The machine's policy around apply: only signed patches from the trust
  * store, unless --allow-unsigned (refused when the configuration requires
- * signatures), and a journal record for every apply, revert and refusal. */
+ * signatures), and a journal record for every apply, revert and refusal
+ * (or, for revert --no-journal, a message to the system log). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 #include "hotpatch/hotpatch.h"
 #include "common/common.h"
@@ -91,4 +94,32 @@ int policy_journal(const char *op, const struct hp_patch_info *info, const uint8
 		hp_hex(info->build_id, info->build_id_len, bid);
 	rec.build_id = bid;
 	return hp_journal__append(hp_journal__path(), &rec);
+}
+
+/* revert --no-journal, for a journal that cannot be written (a full /var):
+ * the records go to the system log, authpriv like other acts of root.
+ * syslog(3) reports no failure: without a logger on /dev/log they are
+ * lost, and only the warning on stderr remains. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	openlog("hotpatch", LOG_PID, LOG_AUTHPRIV);
+	va_start(ap, fmt);
+	vsyslog(LOG_AUTHPRIV | LOG_WARNING, fmt, ap);
+	va_end(ap);
+	closelog();
+}
+
+void policy_syslog_revert_begin(const char *patch_id, const char *pids)
+{
+	say("revert --no-journal by uid %u: patch %s, pids %s: reverting without a journal record",
+	    (unsigned)getuid(), patch_id, pids);
+}
+
+void policy_syslog_revert(const char *patch_id, pid_t pid, const char *result, const char *reason)
+{
+	say("revert --no-journal by uid %u: patch %s, pid %d: %s%s%s", (unsigned)getuid(), patch_id,
+	    (int)pid, result, reason && *reason ? ": " : "", reason ? reason : "");
 }

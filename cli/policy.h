@@ -14,4 +14,8 @@ int policy_verify(const char *path, const char *keys_dir, const uint8_t *bytes, 
 		  char keyid[32]);
 int policy_journal(const char *op, const struct hp_patch_info *info, const uint8_t *sha256,
 		   const char *keyid, pid_t pid, const char *result, const char *reason);
+/* revert --no-journal: what the journal would have said, to syslog(3)
+ * (LOG_AUTHPRIV | LOG_WARNING), before (pids: "1 2 3") and after each pid. */
+void policy_syslog_revert_begin(const char *patch_id, const char *pids);
+void policy_syslog_revert(const char *patch_id, pid_t pid, const char *result, const char *reason);
 #endif

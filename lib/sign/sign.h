@@ -139,10 +139,14 @@ int hp_verify_file(const struct hp_pubkey *keys, size_t n, const char *path,
 
 /* Loads every *.pub file of dir (not hidden ones) into a malloc()ed array
  * (*ret_keys, free() it), in name order.  Like sshd's StrictModes, refuses
- * (-EPERM, the detail says which chmod/chown fixes it) when dir or a key
- * file is writable by group or others, or owned by neither root nor the
- * caller's effective user.  A malformed key file fails the whole load
- * (-EINVAL, naming it).  No key at all: -ENOKEY ("no trusted keys in DIR"). */
+ * (-EPERM, the detail names the path and the chmod/chown that fixes it)
+ * when dir or a key file is writable by group or others, or owned by
+ * neither root nor the caller's effective user; and so for every directory
+ * on the way to them, up to / (a sticky one owned by root or us, like
+ * /tmp, is fine there).  A key that is a symlink is checked where it
+ * leads, the target and all its parents, and the directories of every
+ * link followed.  A malformed key file fails the whole load (-EINVAL,
+ * naming it).  No key at all: -ENOKEY ("no trusted keys in DIR"). */
 int hp_trust__load(const char *dir, struct hp_pubkey **ret_keys, size_t *ret_n);
 
 /* ---- internal, shared by the files of lib/sign ---------------------- */

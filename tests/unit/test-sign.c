@@ -751,6 +751,148 @@ static void test_trust_store(void)
 	free(b);
 }
 
+/* The paths to the store and to each key, as sshd's StrictModes checks
+ * them: every directory a name is looked up in must be root's (or ours)
+ * and writable by nobody else, except a sticky one (like /tmp, where this
+ * test lives); a symlinked key is checked where it leads. */
+static void test_trust_store_paths(void)
+{
+	struct hp_pubkey *keys = NULL;
+	size_t n = 99;
+	char p[512], td[512], ww[512], ok[512], s[512], st2[512];
+	char *a = read_text(path("a.pub"));
+
+	snprintf(p, sizeof(p), "%s", path("p"));
+	snprintf(td, sizeof(td), "%s", path("p/trust"));
+	snprintf(ww, sizeof(ww), "%s", path("ww"));
+	snprintf(ok, sizeof(ok), "%s", path("ok"));
+	snprintf(s, sizeof(s), "%s", path("s"));
+	snprintf(st2, sizeof(st2), "%s", path("s2"));
+	CHECK_EQ_INT(mkdir(p, 0755), 0);
+	CHECK_EQ_INT(mkdir(td, 0755), 0);
+	chmod(p, 0755);
+	chmod(td, 0755);
+	write_file(path("p/trust/a.pub"), a, strlen(a), 0644);
+	CHECK_EQ_INT(hp_trust__load(td, &keys, &n), 0);
+	free(keys);
+	keys = NULL;
+
+	/* A parent of the store writable by its group, or by others: whoever
+	 * can write there can rename the store away and put their own. */
+	chmod(p, 0775);
+	CHECK_EQ_INT(hp_trust__load(td, &keys, &n), -EPERM);
+	CHECK(errmsg_has("chmod go-w") && errmsg_has(p) && errmsg_has("its group"));
+	CHECK(keys == NULL && n == 0);
+	chmod(p, 0757);
+	CHECK_EQ_INT(hp_trust__load(td, &keys, &n), -EPERM);
+	CHECK(errmsg_has("chmod go-w") && errmsg_has(p));
+	/* Sticky (like /tmp): others cannot rename or remove what is not theirs. */
+	chmod(p, 01777);
+	CHECK_EQ_INT(hp_trust__load(td, &keys, &n), 0);
+	free(keys);
+	keys = NULL;
+	/* ... but the store itself sticky and world-writable: anyone adds a key. */
+	chmod(td, 01777);
+	CHECK_EQ_INT(hp_trust__load(td, &keys, &n), -EPERM);
+	CHECK(errmsg_has("chmod go-w") && errmsg_has(td));
+	chmod(td, 0755);
+	chmod(p, 0755);
+
+	/* Through a relative path: the current directory's parents count too. */
+	{
+		char cwd[4096];
+
+		if (getcwd(cwd, sizeof(cwd)) && chdir(dir) == 0) {
+			CHECK_EQ_INT(hp_trust__load("p/trust", &keys, &n), 0);
+			free(keys);
+			keys = NULL;
+			chmod(p, 0777);
+			CHECK_EQ_INT(hp_trust__load("p/./trust/", &keys, &n), -EPERM);
+			CHECK(errmsg_has(p) && errmsg_has("chmod go-w"));
+			chmod(p, 0755);
+			CHECK(chdir(cwd) == 0);
+		}
+	}
+
+	/* A key that is a symlink is checked where it leads: into a directory
+	 * anyone can write (not sticky), refused naming that directory ... */
+	CHECK_EQ_INT(mkdir(ww, 0777), 0);
+	chmod(ww, 0777);
+	CHECK_EQ_INT(mkdir(ok, 0755), 0);
+	CHECK_EQ_INT(mkdir(s, 0755), 0);
+	write_file(path("ww/k.pub"), a, strlen(a), 0644);
+	write_file(path("ok/k.pub"), a, strlen(a), 0644);
+	CHECK_EQ_INT(symlink("../ww/k.pub", path("s/k.pub")), 0);
+	CHECK_EQ_INT(hp_trust__load(s, &keys, &n), -EPERM);
+	CHECK(errmsg_has(ww) && errmsg_has("chmod go-w"));
+	CHECK(keys == NULL && n == 0);
+	/* ... into a safe one, accepted (and known by its name in the store). */
+	unlink(path("s/k.pub"));
+	CHECK_EQ_INT(symlink(path("ok/k.pub"), path("s/k.pub")), 0);
+	CHECK_EQ_INT(hp_trust__load(s, &keys, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	if (keys && n == 1)
+		CHECK(!strcmp(keys[0].origin, path("s/k.pub")));
+	free(keys);
+	keys = NULL;
+	/* The target file itself writable by others: named by its real path. */
+	chmod(path("ok/k.pub"), 0666);
+	CHECK_EQ_INT(hp_trust__load(s, &keys, &n), -EPERM);
+	CHECK(errmsg_has(path("ok/k.pub")) && errmsg_has("chmod go-w"));
+	chmod(path("ok/k.pub"), 0644);
+	/* A safe target reached through a symlink that sits in the world-writable
+	 * directory: the final path is safe, but anyone could swap the link. */
+	CHECK_EQ_INT(symlink(ok, path("ww/lnk")), 0);
+	CHECK_EQ_INT(mkdir(st2, 0755), 0);
+	CHECK_EQ_INT(symlink(path("ww/lnk/k.pub"), path("s2/k.pub")), 0);
+	CHECK_EQ_INT(hp_trust__load(st2, &keys, &n), -EPERM);
+	CHECK(errmsg_has(ww));
+	/* A dangling symlink: named. */
+	unlink(path("s2/k.pub"));
+	CHECK_EQ_INT(symlink(path("ok/none.pub"), path("s2/k.pub")), 0);
+	CHECK(hp_trust__load(st2, &keys, &n) == -ENOENT && errmsg_has(path("s2/k.pub")));
+	/* A link to itself: a loop, not a hang. */
+	unlink(path("s2/k.pub"));
+	CHECK_EQ_INT(symlink("k.pub", path("s2/k.pub")), 0);
+	CHECK(hp_trust__load(st2, &keys, &n) == -ELOOP && errmsg_has(path("s2/k.pub")));
+	/* The store itself a symlink: checked where it leads. */
+	CHECK_EQ_INT(symlink(td, path("storelink")), 0);
+	CHECK_EQ_INT(hp_trust__load(path("storelink"), &keys, &n), 0);
+	free(keys);
+	keys = NULL;
+	CHECK_EQ_INT(symlink(td, path("ww/storelink")), 0);
+	CHECK_EQ_INT(hp_trust__load(path("ww/storelink"), &keys, &n), -EPERM);
+	CHECK(errmsg_has(ww));
+
+	/* Owned by another user (only root can arrange that). */
+	if (geteuid() == 0) {
+		CHECK_EQ_INT(chown(p, 65534, 65534), 0);
+		CHECK_EQ_INT(hp_trust__load(td, &keys, &n), -EPERM);
+		CHECK(errmsg_has("chown root") && errmsg_has(p));
+		/* sticky is no excuse for a directory its owner can change */
+		chmod(p, 01777);
+		CHECK_EQ_INT(hp_trust__load(td, &keys, &n), -EPERM);
+		CHECK(errmsg_has("chown root") && errmsg_has(p));
+		chmod(p, 0755);
+		CHECK_EQ_INT(chown(p, 0, 0), 0);
+		/* a symlink in a sticky directory, owned by someone else: its
+		 * owner may remove it and put another in its place */
+		CHECK_EQ_INT(mkdir(path("sticky"), 01777), 0);
+		chmod(path("sticky"), 01777);
+		CHECK_EQ_INT(symlink(ok, path("sticky/lnk")), 0);
+		CHECK_EQ_INT(lchown(path("sticky/lnk"), 65534, 65534), 0);
+		unlink(path("s2/k.pub"));
+		CHECK_EQ_INT(symlink(path("sticky/lnk/k.pub"), path("s2/k.pub")), 0);
+		CHECK_EQ_INT(hp_trust__load(st2, &keys, &n), -EPERM);
+		CHECK(errmsg_has("chown -h root") && errmsg_has(path("sticky/lnk")));
+		CHECK_EQ_INT(lchown(path("sticky/lnk"), 0, 0), 0);
+		CHECK_EQ_INT(hp_trust__load(st2, &keys, &n), 0);
+		free(keys);
+		keys = NULL;
+	}
+	free(a);
+}
+
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	return remove(p);
@@ -776,6 +918,7 @@ int main(void)
 	RUN(test_comments_checked);
 	RUN(test_sign_file);
 	RUN(test_trust_store);
+	RUN(test_trust_store_paths);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	TEST_EXIT();
 }
