@@ -101,9 +101,9 @@ static void print_result(struct cli *c, const char *verb, pid_t pid, const struc
 		printf("%s{\"pid\":%d,\"result\":\"%s\",\"patch_id\":", first ? "" : ",", pid, verb);
 		json_str(stdout, r->patch_id);
 		printf(",\"level\":%u,\"previous_level\":%u,\"functions\":%zu,\"threads\":%u,"
-		       "\"checks\":%u,\"pause_ms\":%.3f,\"total_ms\":%.3f",
-		       r->level, r->prev_level, r->nfuncs, r->nthreads, r->attempts, r->pause_ms,
-		       r->total_ms);
+		       "\"checks\":%u,\"escaped\":%u,\"arrived\":%u,\"pause_ms\":%.3f,\"total_ms\":%.3f",
+		       r->level, r->prev_level, r->nfuncs, r->nthreads, r->attempts, r->escaped,
+		       r->arrived, r->pause_ms, r->total_ms);
 		if (r->kept_mapped)
 			printf(",\"kept_mapped\":true");
 		print_steps(c, r);
@@ -123,8 +123,13 @@ static void print_result(struct cli *c, const char *verb, pid_t pid, const struc
 			printf("pid %d: the patch's memory stays mapped (unreachable): a thread still held an address in it; hotpatch repair %d removes it\n",
 			       pid, pid);
 	}
-	if (verbose)
+	if (verbose) {
+		if (r->escaped)
+			printf("pid %d: %u check%s; %u thread%s run out of a replaced function, %u seen arriving\n",
+			       pid, r->attempts, r->attempts == 1 ? "" : "s", r->escaped,
+			       r->escaped == 1 ? "" : "s", r->arrived);
 		print_steps(c, r);
+	}
 }
 
 static int print_error(struct cli *c, pid_t pid, int err, const char *verb, int first)

@@ -131,6 +131,9 @@ struct hp_apply_result {
 	size_t nfuncs;
 	unsigned nthreads;
 	unsigned attempts;	/* consistency checks run */
+	unsigned escaped;	/* threads found inside a replaced function and run
+				 * alone to the address just outside it */
+	unsigned arrived;	/* of them, seen arriving there (at its breakpoint) */
 	double pause_ms;	/* longest time all threads were stopped */
 	double total_ms;
 	uint64_t map_start, map_len;

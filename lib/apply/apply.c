@@ -389,7 +389,7 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	struct hp_range *ranges = NULL;
 	struct hp_steps steps;
 	uint64_t map = 0, map_len = 0;
-	unsigned attempts = 0;
+	struct hp_quiesce_stats qs = { 0 };
 	int r, redirected = 0, armed = 0, superseded = 0;
 
 	hp_err_clear();
@@ -487,7 +487,7 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	mine = (struct hp_ledger *)img.bytes;
 	hp_steps__end(&steps, HP_STEP_LOAD);
 
-	r = hp_quiesce(t, safety, &maps, &nmaps, ranges, nranges, timeout, &attempts);
+	r = hp_quiesce(t, safety, &maps, &nmaps, ranges, nranges, timeout, &qs);
 	if (r < 0)
 		goto unmap;
 	hp_steps__end(&steps, HP_STEP_STOP);
@@ -527,7 +527,9 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	res->level = p->info.level;
 	res->prev_level = top ? top->level : 0;
 	res->nfuncs = p->nfuncs;
-	res->attempts = attempts;
+	res->attempts = qs.attempts;
+	res->escaped = qs.released;
+	res->arrived = qs.arrived;
 	res->map_start = map;
 	res->map_len = map_len;
 	res->build_id_len = p->info.build_id_len;

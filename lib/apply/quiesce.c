@@ -122,9 +122,42 @@ static size_t safe_threads(const struct hp_target *t, const struct hp_unsafe *un
 	return n;
 }
 
-/* Runs each unsafe thread whose escape address is known to it, alone.
- * Returns 1 when every unsafe thread had one (worth checking again). */
-static int escape(struct hp_target *t, const struct hp_unsafe *un, size_t n, double budget_ms)
+/* How long the threads released to their escape addresses may take, all
+ * together.  Each needs the CPU for microseconds only, but first has to be
+ * scheduled: beside R runnable threads per core (CPU hogs, the released
+ * threads themselves), a woken thread may wait a few scheduler slices.  So
+ * the budget grows with the load the machine has now (the running count of
+ * /proc/loadavg), between a floor that a quiet machine never needs and a
+ * ceiling that bounds the pause of the stopped threads; threads that all
+ * arrive end it early, and threads asleep on a lock are given up on sooner
+ * (runto.c). */
+#define ESCAPE_FLOOR_MS 10.0
+#define ESCAPE_PER_RUNNABLE_MS 3.0
+#define ESCAPE_CEILING_MS 400.0
+
+static double escape_budget_ms(size_t nreleased)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned long running = 0;
+	double per_core, b;
+	FILE *f = fopen("/proc/loadavg", "re");
+
+	if (f) {
+		if (fscanf(f, "%*s %*s %*s %lu/", &running) != 1)
+			running = 0;
+		fclose(f);
+	}
+	per_core = (double)(running + nreleased) / (ncpu > 0 ? ncpu : 1);
+	b = ESCAPE_FLOOR_MS + ESCAPE_PER_RUNNABLE_MS * per_core;
+	return b < ESCAPE_CEILING_MS ? b : ESCAPE_CEILING_MS;
+}
+
+/* Runs each unsafe thread whose escape address is known to it, alone, for
+ * at most the load's budget or max_ms.  Returns 1 when every unsafe thread
+ * had one and arrived (worth checking again). */
+static int escape(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
+		  const struct hp_unsafe *un, size_t n, double max_ms,
+		  struct hp_quiesce_stats *stats)
 {
 	pid_t *tids = calloc(n ? n : 1, sizeof(*tids));
 	uint64_t *addrs = calloc(n ? n : 1, sizeof(*addrs));
@@ -144,8 +177,14 @@ static int escape(struct hp_target *t, const struct hp_unsafe *un, size_t n, dou
 		tids[k] = un[i].tid;
 		addrs[k++] = un[i].escape_pc;
 	}
-	if (k)
-		hp_target__run_to(t, tids, addrs, k, budget_ms, &arrived);
+	if (k) {
+		double budget = escape_budget_ms(k);
+
+		hp_target__run_to(t, maps, nmaps, tids, addrs, k, budget < max_ms ? budget : max_ms,
+				  &arrived);
+		stats->released += k;
+		stats->arrived += arrived;
+	}
 	free(tids);
 	free(addrs);
 	return all && arrived == k;
@@ -153,10 +192,10 @@ static int escape(struct hp_target *t, const struct hp_unsafe *un, size_t n, dou
 
 int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
 	       size_t *nmaps, const struct hp_range *ranges, size_t nranges, double timeout_sec,
-	       unsigned *ret_attempts)
+	       struct hp_quiesce_stats *ret_stats)
 {
 	double start = hp_now_ms(), deadline = start + timeout_sec * 1e3;
-	unsigned attempts = 0;
+	struct hp_quiesce_stats stats = { 0 };
 	long backoff_us = 1000;
 	char why[1024] = "";
 	struct hp_unsafe *un = NULL;
@@ -181,7 +220,7 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 				return -ENOMEM;
 			}
 		}
-		attempts++;
+		stats.attempts++;
 		r = snap_and_check(t, safety, maps, nmaps, NULL, 0, ranges, nranges, un, cap, &nun);
 		/* Threads busy inside a replaced function: let them run out of it
 		 * (a few rounds: a thread may enter another one on its way). */
@@ -192,7 +231,7 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 				break;
 			snprintf(why, sizeof(why), "%s", hp_errmsg());
 			hp_err_clear();
-			if (!escape(t, un, nun < cap ? nun : cap, budget < 20 ? budget : 20))
+			if (!escape(t, *maps, *nmaps, un, nun < cap ? nun : cap, budget, &stats))
 				break;
 			/* Only the threads that ran (and any born meanwhile) need a new
 			 * look -- unless the unsafe list overflowed: then all do. */
@@ -215,7 +254,7 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 		free(safe);
 		if (r == 0) {
 			free(un);
-			*ret_attempts = attempts;
+			*ret_stats = stats;
 			return 0; /* every thread stays stopped */
 		}
 		if (r != -HP_E_UNSAFE) {
@@ -228,7 +267,7 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 		hp_target__resume_all(t);
 		if (hp_now_ms() + backoff_us / 1e3 > deadline) {
 			r = hp_err(-HP_E_UNSAFE, "%s; still so after %.1f s and %u checks (--timeout)",
-				   why, (hp_now_ms() - start) / 1e3, attempts);
+				   why, (hp_now_ms() - start) / 1e3, stats.attempts);
 			break;
 		}
 		{
@@ -240,6 +279,6 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 			backoff_us *= 2;
 	}
 	free(un);
-	*ret_attempts = attempts;
+	*ret_stats = stats;
 	return r;
 }

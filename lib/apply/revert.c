@@ -27,11 +27,11 @@ static int unmap_when_unused(struct hp_target *t, struct hp_safety *safety, stru
 	 * its code any more (checked before the jumps went), and a stack is
 	 * full of stale return addresses into it that would never go away. */
 	struct hp_range data = { l->text_end, l->map_start + l->map_len, l->patch_id, 1 };
-	unsigned attempts = 0;
+	struct hp_quiesce_stats qs;
 	int stopped = 0, r = 0;
 
 	if (data.start < data.end) {
-		r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, &attempts);
+		r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, &qs);
 		stopped = r == 0;	/* hp_quiesce returns them stopped, else running */
 	}
 	if (r == 0)
@@ -60,7 +60,7 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	struct hp_safety *safety = NULL;
 	struct hp_range range;
 	struct hp_steps steps;
-	unsigned attempts = 0;
+	struct hp_quiesce_stats qs = { 0 };
 	int r;
 
 	hp_err_clear();
@@ -110,7 +110,7 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	if (r < 0)
 		goto out;
 	hp_steps__end(&steps, HP_STEP_CHECK);
-	r = hp_quiesce(t, safety, &maps, &nmaps, &range, 1, timeout, &attempts);
+	r = hp_quiesce(t, safety, &maps, &nmaps, &range, 1, timeout, &qs);
 	if (r < 0)
 		goto out;
 	hp_steps__end(&steps, HP_STEP_STOP);
@@ -151,7 +151,9 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	res->level = prev ? prev->level : 0;
 	res->prev_level = l->level;
 	res->nfuncs = l->nentries;
-	res->attempts = attempts;
+	res->attempts = qs.attempts;
+	res->escaped = qs.released;
+	res->arrived = qs.arrived;
 	res->pause_ms = t->longest_pause_ms;
 	res->map_start = l->map_start;
 	res->map_len = l->map_len;

@@ -80,9 +80,11 @@ static int seize_one(struct hp_target *t, pid_t tid)
 	 * could kill it: suspend the filter for as long as we hold the thread
 	 * (CAP_SYS_ADMIN needed; CRIU does the same).  Without the capability,
 	 * seize plainly. */
-	ok = ptrace(PTRACE_SEIZE, tid, 0, PTRACE_O_SUSPEND_SECCOMP) == 0;
+	int opts = PTRACE_O_SUSPEND_SECCOMP;
+
+	ok = ptrace(PTRACE_SEIZE, tid, 0, opts) == 0;
 	if (!ok && errno == EPERM && !tracer_of(tid))
-		ok = ptrace(PTRACE_SEIZE, tid, 0, 0) == 0;
+		ok = ptrace(PTRACE_SEIZE, tid, 0, opts = 0) == 0;
 	if (!ok) {
 		int e = errno;
 
@@ -100,6 +102,7 @@ static int seize_one(struct hp_target *t, pid_t tid)
 	th = &t->threads[t->nthreads++];
 	memset(th, 0, sizeof(*th));
 	th->tid = tid;
+	th->opts = opts;
 	return 1;
 }
 
@@ -217,17 +220,29 @@ pid_t hp_target__waitpid_until(pid_t tid, int *st, double deadline_ms)
  * network file system, a vfork parent) does not stop until it wakes, and
  * every other thread of the process would wait stopped meanwhile. */
 #define STOP_WAIT_MS 2000
+/* A runnable thread (state R) has not been given a CPU yet to take the
+ * interrupt: a low-priority thread beside CPU hogs can wait seconds for
+ * one.  It is not stuck, so it is waited for longer. */
+#define STOP_WAIT_RUNNABLE_MS 10000
 
 static int wait_stopped(struct hp_thread *th)
 {
-	double deadline = hp_now_ms() + STOP_WAIT_MS;
+	double start = hp_now_ms(), deadline = start + STOP_WAIT_MS;
 
 	for (;;) {
 		int st, sig;
 		pid_t w = hp_target__waitpid_until(th->tid, &st, deadline);
 
-		if (w < 0 && errno == ETIMEDOUT)
+		if (w < 0 && errno == ETIMEDOUT) {
+			char state;
+
+			if (hp_proc_state(th->tid, &state) == 0 && state == 'R' &&
+			    deadline < start + STOP_WAIT_RUNNABLE_MS) {
+				deadline = start + STOP_WAIT_RUNNABLE_MS;
+				continue;
+			}
 			return -ETIMEDOUT; /* still seized, not stopped */
+		}
 		if (w <= 0) {
 			th->tid = 0;
 			return -ESRCH;
@@ -274,6 +289,59 @@ int hp_target__park(struct hp_target *t, struct hp_thread *th)
 	}
 	th->stopped = 0;
 	return wait_stopped(th);
+}
+
+int hp_target__adopt(struct hp_target *t, pid_t tid, int opts)
+{
+	struct hp_thread *th;
+
+	if (find_thread(t, tid))
+		return 0;
+	if (reserve_thread(t) < 0) {
+		/* Cannot hold it: let it go (it waits in its first stop). */
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		return -ENOMEM;
+	}
+	th = &t->threads[t->nthreads++];
+	memset(th, 0, sizeof(*th));
+	th->tid = tid;
+	th->opts = opts;
+	return wait_stopped(th);
+}
+
+int hp_target__take_trap(struct hp_target *t, struct hp_thread *th)
+{
+	double deadline = hp_now_ms() + STOP_WAIT_MS;
+
+	if (ptrace(PTRACE_CONT, th->tid, 0, 0) < 0) {
+		th->tid = 0;
+		return -ESRCH;
+	}
+	th->stopped = 0;
+	for (;;) {
+		int st;
+		pid_t w = hp_target__waitpid_until(th->tid, &st, deadline);
+
+		if (w < 0 && errno == ETIMEDOUT)
+			return hp_target__stop_one(t, th);
+		if (w <= 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+			th->tid = 0;
+			return -ESRCH;
+		}
+		if (!WIFSTOPPED(st))
+			continue;
+		if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP) {
+			/* Another signal dequeued first: delivered as usual. */
+			if (ptrace(PTRACE_CONT, th->tid, 0, WSTOPSIG(st)) < 0) {
+				th->tid = 0;
+				return -ESRCH;
+			}
+			continue;
+		}
+		th->stopped = 1;
+		/* The SIGTRAP (or an event stop): parked, the signal dropped. */
+		return hp_target__park(t, th);
+	}
 }
 
 int hp_target__stop_one(struct hp_target *t, struct hp_thread *th)

@@ -24,6 +24,7 @@ struct hp_thread {
 	int pending_sig;	/* signal seen while stopping; delivered on resume */
 	struct user_regs_struct regs;	/* valid while stopped */
 	int regs_valid;		/* regs read since the thread last ran */
+	int opts;		/* the ptrace options it was seized with */
 };
 
 struct hp_target {
@@ -79,11 +80,24 @@ int hp_target__stop_all(struct hp_target *t);
 int hp_target__park(struct hp_target *t, struct hp_thread *th);
 /* Interrupts one seized thread and waits for it (registers read). */
 int hp_target__stop_one(struct hp_target *t, struct hp_thread *th);
+/* Records a thread the kernel attached to us itself (a clone traced with
+ * PTRACE_O_TRACECLONE) and waits for its first stop.  opts: the options
+ * to give it back when the tracing of clones ends. */
+int hp_target__adopt(struct hp_target *t, pid_t tid, int opts);
+/* A stopped thread with a SIGTRAP still queued (it hit a breakpoint as it
+ * was interrupted): lets it take the signal as a signal-delivery-stop --
+ * the kernel dequeues it before any user instruction runs -- and discards
+ * it; the thread ends parked in an interrupt stop. */
+int hp_target__take_trap(struct hp_target *t, struct hp_thread *th);
 /* With the process stopped, lets threads tids[i] run alone until each reaches
- * addrs[i] (a per-thread hardware breakpoint), for at most timeout_ms.
- * Returns with every thread stopped again; *ret_arrived counts arrivals. */
-int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *addrs, size_t n,
-		      double timeout_ms, size_t *ret_arrived);
+ * addrs[i] (a software breakpoint there while every other thread is stopped,
+ * runto.c), for at most timeout_ms.  maps: the process's mappings (an
+ * address outside a private executable mapping is not used).  Returns with
+ * every thread stopped again and every byte of code as it was;
+ * *ret_arrived counts the threads seen arriving. */
+int hp_target__run_to(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
+		      const pid_t *tids, const uint64_t *addrs, size_t n, double timeout_ms,
+		      size_t *ret_arrived);
 /* Lets every thread run again, staying attached. */
 int hp_target__resume_all(struct hp_target *t);
 /* Stops (if needed) and detaches every thread. */
