@@ -306,6 +306,17 @@ start_bg() {
 	STARTED_PIDS+=("$BG_PID")
 }
 
+# start_hogs N: N processes that burn CPU (nice 0) beside the test, as on a
+# loaded production machine; stopped by pid with the rest.
+start_hogs() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		yes >/dev/null &
+		STARTED_PIDS+=("$!")
+	done
+	echo "+ $1 CPU hogs"
+}
+
 # q NAME: the victim's status line (also left in $STATE).
 q() {
 	STATE=$("$VICTIM" --ctl "$T/$1.sock" --query status 2>&1)

@@ -1,6 +1,6 @@
 /* victim — the program the integration tests patch while it runs.
  *
- *   victim --ctl SOCK [--mode busy|sleepy|churn|cold] [--threads N] [--sleep-ms MS]
+ *   victim --ctl SOCK [--mode busy|sleepy|churn|cold|hot] [--threads N] [--sleep-ms MS]
  *          [--out-ms MS] [--nice N] [--signals] [--lib SO] [--max-seconds S]
  *   victim --ctl SOCK --query [CMD]        (client: prints the answer line)
  *
@@ -13,6 +13,9 @@
  *   compute_cold(x,ms)  same formulas; v0 sleeps in its .cold part when ms
  *   tag(x,buf,n)        v0: "t0:<x>"           v1: "t1:<x>:<scramble(x)>"
  *                       both bump the file-static `counter` once per call
+ *   compute_hot(x)      v0: 2x+1   v1: 3x+7; bumps the file-static `hot_hits`
+ *                       (one cache line every worker fights for) and calls
+ *                       hot_double(): a thread is almost always inside it
  *
  * busy mode:   workers call compute() and tag() in a tight loop.
  * churn mode:  like busy, but each worker runs its calls in a succession of
@@ -21,6 +24,9 @@
  * sleepy mode: workers call compute_slow(x, --sleep-ms), then sleep --out-ms
  *              outside of it (the first call starts before "ready").
  * cold mode:   the same with compute_cold(): the sleep is in compute_cold.cold.
+ * hot mode:    workers call compute_hot() in a tight loop, nothing else:
+ *              the busy program that a run-to-safe-point must get out of
+ *              the function (hprobe: what compute_hot answers now).
  *
  * A control thread answers on the UNIX stream socket --ctl, one command per
  * connection: "status" (the default) answers one line
@@ -157,6 +163,21 @@ PATCHABLE long compute_cold(long x, unsigned ms)
 	return a + 1;
 }
 
+static unsigned long hot_hits;
+
+static __attribute__((noinline, noclone, noipa, used)) long hot_double(long x)
+{
+	long a = x;
+	__asm__ volatile("" : "+r"(a));
+	return a * 2;
+}
+
+PATCHABLE long compute_hot(long x)
+{
+	__atomic_add_fetch(&hot_hits, 1, __ATOMIC_SEQ_CST);
+	return hot_double(x) + 1;
+}
+
 PATCHABLE int tag(long x, char *buf, size_t n)
 {
 	__atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST);
@@ -192,8 +213,8 @@ static int tag_version(long x, const char *buf, int len)
 
 /* ---- workers ----------------------------------------------------------- */
 
-enum { MODE_BUSY, MODE_SLEEPY, MODE_CHURN, MODE_COLD };
-static const char *const mode_names[] = {"busy", "sleepy", "churn", "cold"};
+enum { MODE_BUSY, MODE_SLEEPY, MODE_CHURN, MODE_COLD, MODE_HOT };
+static const char *const mode_names[] = {"busy", "sleepy", "churn", "cold", "hot"};
 
 struct worker {
 	pthread_t th;
@@ -282,6 +303,13 @@ static void *worker_main(void *arg)
 	while (!stop) {
 		if (mode == MODE_BUSY) {
 			busy_call(w, &seed);
+		} else if (mode == MODE_HOT) {
+			long x = (long)(rnd(&seed) & 0xfffff);
+			int v = compute_version(x, compute_hot(x));
+			if (v < 0)
+				report_error("compute_hot(%ld) matches no version", x);
+			__atomic_store_n(&w->last_v, v, __ATOMIC_RELEASE);
+			__atomic_store_n(&w->calls, w->calls + 1, __ATOMIC_RELAXED);
 		} else if (mode == MODE_CHURN) {
 			pthread_t th;
 			pthread_attr_t at;
@@ -392,10 +420,19 @@ static void answer_status(char *out, size_t n)
 	unsigned long c1 = total_calls();
 	unsigned long k = __atomic_load_n(&counter, __ATOMIC_SEQ_CST);
 	unsigned long c2 = total_calls();
-	int idle = mode == MODE_SLEEPY || mode == MODE_COLD;	/* workers do not call tag() */
+	/* workers do not call tag() */
+	int idle = mode == MODE_SLEEPY || mode == MODE_COLD || mode == MODE_HOT;
 	int counter_ok = idle ? (k == ctl_calls) : (c1 <= k && k <= c2 + (unsigned long)nthreads);
 	if (!counter_ok)
 		fprintf(stderr, "victim: counter %lu inconsistent with calls %lu..%lu\n", k, c1, c2);
+	/* the same for hot_hits and the calls of compute_hot() */
+	static unsigned long ctl_hot;
+	c1 = ctl_hot + (mode == MODE_HOT ? worker_calls() : 0);
+	k = __atomic_load_n(&hot_hits, __ATOMIC_SEQ_CST);
+	c2 = ctl_hot + (mode == MODE_HOT ? worker_calls() : 0);
+	int hot_ok = c1 <= k && k <= c2 + (unsigned long)nthreads;
+	if (!hot_ok)
+		fprintf(stderr, "victim: hot_hits %lu inconsistent with calls %lu..%lu\n", k, c1, c2);
 	/* the same for the library's static counter of lib_compute() calls */
 	int lcounter_ok = -1;
 	if (lib_fn) {
@@ -416,6 +453,11 @@ static void answer_status(char *out, size_t n)
 	int sprobe = compute_version(x, r);
 	if (sprobe < 0)
 		report_error("probe: compute_slow(%ld, 0) = %ld", x, r);
+	r = compute_hot(x);
+	ctl_hot++;
+	int hprobe = compute_version(x, r);
+	if (hprobe < 0)
+		report_error("probe: compute_hot(%ld) = %ld", x, r);
 	r = compute_cold(x, 0);
 	int cprobe = compute_version(x, r);
 	if (cprobe < 0)
@@ -451,12 +493,13 @@ static void answer_status(char *out, size_t n)
 	snprintf(out, n,
 		 "version=%s tag=%s lversion=%s probe=%d sprobe=%d cprobe=%d tprobe=%d lprobe=%d errors=%lu "
 		 "calls=%lu counter=%lu "
-		 "counter_ok=%d lcounter_ok=%d threads=%d inside=%d signals=%lu mode=%s pid=%d\n",
+		 "counter_ok=%d lcounter_ok=%d threads=%d inside=%d signals=%lu mode=%s pid=%d "
+		 "hprobe=%d hot_ok=%d\n",
 		 ver, tver, lver, probe, sprobe, cprobe, tprobe, lprobe, __atomic_load_n(&errors, __ATOMIC_SEQ_CST),
 		 worker_calls(), __atomic_load_n(&counter, __ATOMIC_SEQ_CST), counter_ok,
 		 lcounter_ok, alive,
 		 inside, __atomic_load_n(&sig_handled, __ATOMIC_SEQ_CST), mode_names[mode],
-		 (int)getpid());
+		 (int)getpid(), hprobe, hot_ok);
 }
 
 static int listen_fd = -1;
@@ -552,7 +595,7 @@ static int query(const char *path, const char *cmd)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: victim --ctl SOCK [--mode busy|sleepy|churn|cold] [--threads N] [--sleep-ms MS]\n"
+	fprintf(stderr, "usage: victim --ctl SOCK [--mode busy|sleepy|churn|cold|hot] [--threads N] [--sleep-ms MS]\n"
 			"              [--out-ms MS] [--nice N] [--signals] [--lib SO] [--max-seconds S]\n"
 			"       victim --ctl SOCK --query [CMD]\n");
 	exit(2);
@@ -583,6 +626,8 @@ int main(int argc, char **argv)
 				mode = MODE_CHURN;
 			else if (!strcmp(v, "cold"))
 				mode = MODE_COLD;
+			else if (!strcmp(v, "hot"))
+				mode = MODE_HOT;
 			else
 				usage();
 			i++;
