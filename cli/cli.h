@@ -7,7 +7,8 @@
 #include <sys/types.h>
 
 /* Exit codes (STYLE.md). */
-enum { EXIT_DONE = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_NOTHING = 3, EXIT_UNSAFE = 4 };
+enum { EXIT_DONE = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_NOTHING = 3, EXIT_UNSAFE = 4,
+       EXIT_CANCELLED = 5 };
 
 struct cli {
 	int json;

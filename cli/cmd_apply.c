@@ -138,8 +138,8 @@ static int print_error(struct cli *c, pid_t pid, int err, const char *verb, int 
 		char msg[2048];
 
 		snprintf(msg, sizeof(msg), "%s", hp_errmsg()[0] ? hp_errmsg() : hp_strerror(err));
-		printf("%s{\"pid\":%d,\"result\":\"error\",\"code\":%d,\"reason\":", first ? "" : ",",
-		       pid, -err);
+		printf("%s{\"pid\":%d,\"result\":\"%s\",\"code\":%d,\"reason\":", first ? "" : ",",
+		       pid, err == -HP_E_CANCELLED ? "cancelled" : "error", -err);
 		json_str(stdout, hp_strerror(err));
 		printf(",\"error\":");
 		json_str(stdout, msg);
@@ -155,7 +155,7 @@ static const char *result_word(int r)
 	int code = cli_exit_code(r);
 
 	return code == EXIT_DONE ? "ok" : code == EXIT_NOTHING ? "nothing-to-do" :
-	       code == EXIT_UNSAFE ? "unsafe" : "error";
+	       code == EXIT_UNSAFE ? "unsafe" : code == EXIT_CANCELLED ? "cancelled" : "error";
 }
 
 /* Refuses the apply before any process is touched: journals the refusal for
@@ -279,6 +279,55 @@ static void warn_no_journal(struct cli *c, const struct targets *t)
 	policy_syslog_revert_begin(t->first, pids);
 }
 
+/* SIGINT, SIGTERM and SIGHUP (^C, timeout(1), systemd, a closed terminal)
+ * cancel an apply or revert: the library looks at the flag between steps
+ * and rolls back what it did, up to the first jump; from there it
+ * completes the change, and the signal stops the command before the next
+ * process.  Handlers, not the default action: a hotpatch killed by the
+ * signal would leave its journal without the outcome.  They are installed
+ * even where the shell ignored SIGINT (background jobs). */
+static volatile sig_atomic_t cancel_signal;
+
+static void on_cancel(int sig)
+{
+	cancel_signal = sig;
+}
+
+static void catch_cancel(void)
+{
+	struct sigaction sa = { .sa_handler = on_cancel, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+	static char buf[32];
+	const char *abbrev = sigabbrev_np(sig);
+
+	snprintf(buf, sizeof(buf), "SIG%s", abbrev ? abbrev : "?");
+	return buf;
+}
+
+/* A process the command did not get to: nothing was done to it. */
+static void print_not_attempted(struct cli *c, const char *cmd, pid_t pid, int first)
+{
+	if (c->json) {
+		printf("%s{\"pid\":%d,\"result\":\"cancelled\",\"attempted\":false,\"reason\":", first ? "" : ",",
+		       pid);
+		char why[64];
+
+		snprintf(why, sizeof(why), "cancelled by %s", signal_name(cancel_signal));
+		json_str(stdout, why);
+		printf("}");
+	}
+	fprintf(stderr, "%s: %s: pid %d: not attempted: cancelled by %s\n", c->prog, cmd, pid,
+		signal_name(cancel_signal));
+}
+
 static int act(struct cli *c, int argc, char **argv, int revert)
 {
 	const char *cmd = revert ? "revert" : "apply";
@@ -294,6 +343,8 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 	if (rc != EXIT_DONE)
 		return rc;
 	ao.timeout_sec = t.timeout;
+	ao.cancel = &cancel_signal;
+	catch_cancel();
 	if (!revert) {
 		rc = open_verified(c, &t, &p, sha, keyid);
 		if (rc != EXIT_DONE) {
@@ -313,6 +364,11 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 		struct hp_apply_result res;
 		int r = 0;
 
+		if (cancel_signal) {
+			print_not_attempted(c, cmd, t.pids[i], i == 0);
+			worst = cli_worst(worst, EXIT_CANCELLED);
+			continue;
+		}
 		/* No record, no change: a journal that cannot be written (full
 		 * disk) stops us before the process is touched.  Unless root
 		 * said --no-journal: the system log has the record then. */
@@ -321,6 +377,10 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 		if (r == 0) {
 			r = revert ? hp_revert(t.first, t.pids[i], &ao, &res)
 				   : hp_apply(p, t.pids[i], &ao, &res);
+			if (r == -HP_E_CANCELLED) {
+				hp_err_clear();
+				hp_err(r, "cancelled by %s: nothing changed", signal_name(cancel_signal));
+			}
 			if (journal_result(c, cmd, &info, revert ? NULL : sha, keyid, t.pids[i], r, &res,
 					   t.no_journal) < 0)
 				worst = cli_worst(worst, EXIT_ERROR);
@@ -329,6 +389,9 @@ static int act(struct cli *c, int argc, char **argv, int revert)
 			worst = cli_worst(worst, print_error(c, t.pids[i], r, cmd, i == 0));
 		else
 			print_result(c, revert ? "reverted" : "applied", t.pids[i], &res, i == 0, t.verbose);
+		if (r == 0 && cancel_signal)
+			fprintf(stderr, "%s: %s: pid %d: %s arrived once the change had begun: it was completed\n",
+				c->prog, cmd, t.pids[i], signal_name(cancel_signal));
 		fflush(stdout);
 	}
 	if (c->json)

@@ -54,7 +54,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %-12s %s\n      hotpatch %s %s\n", cmds[i].name, cmds[i].help,
 			cmds[i].name, cmds[i].args);
 	fprintf(f, "\nEvery command takes --json for machine-readable output.\n"
-		   "Exit codes: 0 done, 1 error, 2 usage, 3 nothing to do, 4 refused as unsafe.\n"
+		   "Exit codes: 0 done, 1 error, 2 usage, 3 nothing to do, 4 refused as unsafe,\n5 cancelled by SIGINT, SIGTERM or SIGHUP before any change.\n"
 		   "Apply and revert need root (or CAP_SYS_PTRACE over the target).\n"
 		   "Environment: HOTPATCH_KEYS (trust store), HOTPATCH_CONF (default /etc/hotpatch/hotpatch.conf;\n"
 		   "require_signature = yes refuses --allow-unsigned), HOTPATCH_JOURNAL (default\n"

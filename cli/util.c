@@ -19,6 +19,8 @@ int cli_exit_code(int err)
 	case HP_E_TOO_SHORT:
 	case HP_E_BRANCH_INTO:
 		return EXIT_UNSAFE;
+	case HP_E_CANCELLED:
+		return EXIT_CANCELLED;
 	default:
 		return EXIT_ERROR;
 	}
@@ -27,7 +29,7 @@ int cli_exit_code(int err)
 int cli_worst(int a, int b)
 {
 	static const int rank[] = { [EXIT_DONE] = 0, [EXIT_NOTHING] = 1, [EXIT_UNSAFE] = 2,
-				    [EXIT_USAGE] = 3, [EXIT_ERROR] = 4 };
+				    [EXIT_USAGE] = 3, [EXIT_ERROR] = 4, [EXIT_CANCELLED] = 5 };
 	return rank[a] >= rank[b] ? a : b;
 }
 

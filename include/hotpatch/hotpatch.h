@@ -9,6 +9,7 @@
 #define HOTPATCH_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -38,6 +39,7 @@ enum hp_error {
 	HP_E_REMOTE,		/* a syscall run inside the target failed */
 	HP_E_BUILD,		/* hotpatch build: the fix does not apply or the project does not build */
 	HP_E_NOT_LOADED,	/* the object is mapped (as data) but not loaded: the process does not run it */
+	HP_E_CANCELLED,		/* cancelled by the caller (opts->cancel) before any change */
 	HP_E_LAST
 };
 
@@ -104,6 +106,12 @@ int hp_pack(const struct hp_pack_opts *opts);
 
 struct hp_apply_opts {
 	double timeout_sec;	/* how long to retry the consistency check (default 5) */
+	/* When set, a flag the caller raises (from a signal handler, say) to
+	 * cancel: looked at between steps and while the check is retried.
+	 * Before the first jump is written, everything is rolled back and
+	 * -HP_E_CANCELLED returned; from the first jump on, the change is
+	 * completed as if the flag were not there (the caller reports it). */
+	const volatile sig_atomic_t *cancel;
 };
 
 /* The named steps of apply and revert, in the order they run:

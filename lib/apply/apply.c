@@ -377,6 +377,7 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	     struct hp_apply_result *res)
 {
 	double t0 = hp_now_ms(), timeout = opts && opts->timeout_sec > 0 ? opts->timeout_sec : 5.0;
+	const volatile sig_atomic_t *cancel = opts ? opts->cancel : NULL;
 	struct hp_target *t = NULL;
 	struct hp_map *maps = NULL;
 	size_t nmaps = 0, nes = 0, nranges = 0;
@@ -481,16 +482,22 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	if (r < 0)
 		goto out;
 	hp_steps__end(&steps, HP_STEP_CHECK);
-	r = load(t, p, &maps, &nmaps, &obj, top, es, nes, &img, &map, &map_len);
+	r = hp_cancelled(cancel);
+	if (r == 0)
+		r = load(t, p, &maps, &nmaps, &obj, top, es, nes, &img, &map, &map_len);
 	if (r < 0)
 		goto out;
 	mine = (struct hp_ledger *)img.bytes;
 	hp_steps__end(&steps, HP_STEP_LOAD);
 
-	r = hp_quiesce(t, safety, &maps, &nmaps, ranges, nranges, timeout, &qs);
+	r = hp_quiesce(t, safety, &maps, &nmaps, ranges, nranges, timeout, cancel, &qs);
 	if (r < 0)
 		goto unmap;
 	hp_steps__end(&steps, HP_STEP_STOP);
+	/* The last moment to cancel: nothing of the process's code changed yet. */
+	r = hp_cancelled(cancel);
+	if (r < 0)
+		goto unmap;
 
 	/* The window in which the process must not run: from the first jump
 	 * to the commit.  Should we die in it, the dead-man stop holds the

@@ -190,9 +190,17 @@ static int escape(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
 	return all && arrived == k;
 }
 
+int hp_cancelled(const volatile sig_atomic_t *cancel)
+{
+	if (cancel && *cancel)
+		return hp_err(-HP_E_CANCELLED, "cancelled (signal %d) before any change",
+			      (int)*cancel);
+	return 0;
+}
+
 int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
 	       size_t *nmaps, const struct hp_range *ranges, size_t nranges, double timeout_sec,
-	       struct hp_quiesce_stats *ret_stats)
+	       const volatile sig_atomic_t *cancel, struct hp_quiesce_stats *ret_stats)
 {
 	double start = hp_now_ms(), deadline = start + timeout_sec * 1e3;
 	struct hp_quiesce_stats stats = { 0 };
@@ -206,6 +214,9 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 		size_t nun = 0, nsafe = 0;
 		pid_t *safe = NULL;
 
+		r = hp_cancelled(cancel);
+		if (r < 0)
+			break;
 		r = hp_target__stop_all(t);
 		if (r < 0) {
 			hp_target__resume_all(t);
@@ -273,6 +284,7 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 		{
 			struct timespec ts = { backoff_us / 1000000, (backoff_us % 1000000) * 1000 };
 
+			/* A signal handler that sets *cancel ends the sleep early. */
 			nanosleep(&ts, NULL);
 		}
 		if (backoff_us < 50000)

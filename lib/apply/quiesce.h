@@ -13,8 +13,12 @@ struct hp_quiesce_stats {
 /* Returns 0 with every thread of t stopped and outside every range, or an
  * error with every thread running (-HP_E_UNSAFE after timeout_sec).
  * *maps may be re-read (threads born meanwhile).  *ret_stats is filled
- * either way. */
+ * either way.  cancel (may be NULL): once it is non-zero, the retries end
+ * at once with -HP_E_CANCELLED, every thread running. */
 int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
 	       size_t *nmaps, const struct hp_range *ranges, size_t nranges, double timeout_sec,
-	       struct hp_quiesce_stats *ret_stats);
+	       const volatile sig_atomic_t *cancel, struct hp_quiesce_stats *ret_stats);
+
+/* -HP_E_CANCELLED (with the detail) when *cancel is set, else 0. */
+int hp_cancelled(const volatile sig_atomic_t *cancel);
 #endif

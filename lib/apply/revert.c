@@ -21,6 +21,7 @@
  * hotpatch repair removes it. */
 static int unmap_when_unused(struct hp_target *t, struct hp_safety *safety, struct hp_map **maps,
 			     size_t *nmaps, const struct hp_ledger *l, double timeout,
+			     const volatile sig_atomic_t *cancel,
 			     struct hp_apply_result *res)
 {
 	/* Only the patch's constants and data: no thread runs or returns into
@@ -31,7 +32,7 @@ static int unmap_when_unused(struct hp_target *t, struct hp_safety *safety, stru
 	int stopped = 0, r = 0;
 
 	if (data.start < data.end) {
-		r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, &qs);
+		r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, cancel, &qs);
 		stopped = r == 0;	/* hp_quiesce returns them stopped, else running */
 	}
 	if (r == 0)
@@ -52,6 +53,7 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	      struct hp_apply_result *res)
 {
 	double t0 = hp_now_ms(), timeout = opts && opts->timeout_sec > 0 ? opts->timeout_sec : 5.0;
+	const volatile sig_atomic_t *cancel = opts ? opts->cancel : NULL;
 	struct hp_target *t = NULL;
 	struct hp_map *maps = NULL;
 	size_t nmaps = 0;
@@ -110,10 +112,16 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	if (r < 0)
 		goto out;
 	hp_steps__end(&steps, HP_STEP_CHECK);
-	r = hp_quiesce(t, safety, &maps, &nmaps, &range, 1, timeout, &qs);
+	r = hp_cancelled(cancel);
+	if (r == 0)
+		r = hp_quiesce(t, safety, &maps, &nmaps, &range, 1, timeout, cancel, &qs);
 	if (r < 0)
 		goto out;
 	hp_steps__end(&steps, HP_STEP_STOP);
+	/* The last moment to cancel: the patch is still in place. */
+	r = hp_cancelled(cancel);
+	if (r < 0)
+		goto out;
 
 	r = hp_target__deadman_arm(t);
 	if (r < 0)
@@ -142,7 +150,8 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	hp_target__deadman_disarm(t);
 	hp_ledger__set_state(t, l, HP_LEDGER_PENDING);
 	hp_steps__end(&steps, HP_STEP_RESUME);
-	r = unmap_when_unused(t, safety, &maps, &nmaps, l, timeout, res);
+	/* Committed: a cancel from here only shortens the wait to unmap. */
+	r = unmap_when_unused(t, safety, &maps, &nmaps, l, timeout, cancel, res);
 	hp_steps__end(&steps, HP_STEP_UNMAP);
 	res->nthreads = (unsigned)t->nthreads;
 	hp_target__detach_all(t);

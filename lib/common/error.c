@@ -27,6 +27,7 @@ static const char *const names[] = {
 	[HP_E_REMOTE - 4000] = "a system call inside the target failed",
 	[HP_E_BUILD - 4000] = "the source build failed",
 	[HP_E_NOT_LOADED - 4000] = "target object not loaded",
+	[HP_E_CANCELLED - 4000] = "cancelled before any change",
 };
 
 const char *hp_strerror(int err)
