@@ -215,7 +215,9 @@ pid_t hp_target__waitpid_until(pid_t tid, int *st, double deadline_ms)
 
 /* How long a thread may take to stop: one in uninterruptible sleep (a hung
  * network file system, a vfork parent) does not stop until it wakes, and
- * every other thread of the process would wait stopped meanwhile. */
+ * every other thread of the process would wait stopped meanwhile.  Any
+ * other thread answers within microseconds (hp_proc_why_stuck says which
+ * it was). */
 #define STOP_WAIT_MS 2000
 
 static int wait_stopped(struct hp_thread *th)
@@ -313,10 +315,13 @@ int hp_target__stop_all(struct hp_target *t)
 				stuck = th->tid;
 		}
 		compact_threads(t);
-		if (stuck)
-			return hp_err(-HP_E_UNSAFE,
-				      "thread %d of process %d did not stop within %d ms (uninterruptible sleep: a hung file system, vfork?)",
-				      stuck, t->pid, STOP_WAIT_MS);
+		if (stuck) {
+			char why[512];
+
+			hp_proc_why_stuck(t->pid, stuck, why, sizeof(why));
+			return hp_err(-HP_E_UNSAFE, "thread %d of process %d did not stop within %d ms: it %s",
+				      stuck, t->pid, STOP_WAIT_MS, why);
+		}
 		/* Threads cloned before their parent stopped are listed now. */
 		r = seize_new_threads(t);
 		if (r < 0)

@@ -54,6 +54,13 @@ void hp_target__lower_priority(struct hp_target *t);
  * 'D', 'T', 'Z', ...).  -ENOENT when it does not exist. */
 int hp_proc_state(pid_t pid, char *ret_state);
 
+/* The command name of a process or thread (/proc/ID/comm), "?" when unknown. */
+void hp_proc_comm(pid_t pid, char *buf, size_t len);
+/* Why a seized thread does not stop, from its state and wait channel:
+ * "is a vfork parent waiting for its child 12 (sh), which sleeps in
+ * pipe_read", "is in uninterruptible sleep (D) in nfs_wait_bit", ... */
+void hp_proc_why_stuck(pid_t pid, pid_t tid, char *buf, size_t len);
+
 /* Opens the process (no ptrace yet).  -HP_E_GONE when it does not exist or is a zombie. */
 int hp_target__open(pid_t pid, struct hp_target **ret);
 /* The same for a process that may be job-control stopped (repair, status). */

@@ -7,7 +7,8 @@
 CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
 error-revert-not-top error-apply-lower-level error-usage error-json-result
-error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply error-thread-in-d-state"
+error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply error-thread-in-d-state
+error-vfork-child-opens-fifo"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -295,15 +296,20 @@ case_exits_mid_apply() {
 # A thread in uninterruptible sleep (a vfork parent) cannot be stopped:
 # apply gives up after its stop wait (2 s) instead of holding every other
 # thread stopped for as long as the sleep lasts; the process is untouched
-# and no longer traced.
+# and no longer traced.  The message says what the thread really waits for:
+# its vfork child, named, and what the child does.
+# case_d_state [fifo]: with fifo, the vfork child blocks opening a FIFO
+# that has no writer (posix_spawn with a redirection from a FIFO): a thread
+# that looks like a FIFO reader from outside, whose parent cannot stop.
 case_d_state() {
-	local bin=$BUILD_DIR/victims/vforker pid i st t0 t1
+	local bin=$BUILD_DIR/victims/vforker pid i st t0 t1 child fifo=${1:+$T/fifo}
 	[ -x "$bin" ] || why "missing $bin (make victims)" || return
 	printf 'int compute(int x) { volatile int y = x * 3 + 1; return y; }\n' >"$T/dfix.c"
 	gcc -O2 -c "$T/dfix.c" -o "$T/dfix.o" || why "gcc failed" || return
 	hp_ok pack --target "$bin" -o "$T/dfix.hp" --id dfix "$T/dfix.o" || return
 	sign_patch "$T/dfix.hp"
-	"$bin" 10 >/dev/null 2>&1 &
+	[ -z "$fifo" ] || mkfifo "$fifo" || why "mkfifo failed" || return
+	"$bin" 10 $fifo >/dev/null 2>&1 &
 	pid=$!
 	STARTED_PIDS+=("$pid")
 	for i in $(seq 50); do
@@ -312,10 +318,21 @@ case_d_state() {
 		sleep 0.1
 	done
 	[ "$st" -ge 1 ] || why "no thread of the vforker reached state D" || return
+	child=$(cat /proc/"$pid"/task/*/children 2>/dev/null | tr -d ' \n')
+	[ -n "$child" ] || why "the vforker has no child" || return
 	t0=$(date +%s)
 	hp_refused 4 apply "$T/dfix.hp" "$pid" --timeout 3 || return
 	t1=$(date +%s)
 	grep -q 'did not stop' "$T/hp.err" || why "the message does not say a thread did not stop: $(hp_err)" || return
+	grep -q "a vfork parent waiting for its child $child (vforker)" "$T/hp.err" ||
+		why "the message does not name the vfork child $child: $(hp_err)" || return
+	if [ -n "$fifo" ]; then
+		grep -q "which sleeps in [a-z_]" "$T/hp.err" || why "the message does not say where the child sleeps: $(hp_err)" || return
+		# a writer lets the child go: the vfork parent runs again, and stops
+		timeout 5 sh -c ": >'$fifo'" || why "the FIFO found no reader" || return
+		sleep 0.2
+		hp_ok stop-resume "$pid" || return
+	fi
 	[ $((t1 - t0)) -le 10 ] || why "apply took $((t1 - t0)) s" || return
 	untraced "$pid" || return
 	expect_status "$pid" ""
@@ -344,3 +361,4 @@ run_case error-stopped-process-keeps-fds case_stopped_fds
 run_case error-not-root case_not_root
 run_case error-exits-mid-apply case_exits_mid_apply
 run_case error-thread-in-d-state case_d_state
+run_case error-vfork-child-opens-fifo case_d_state fifo
