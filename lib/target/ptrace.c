@@ -91,9 +91,13 @@ static int seize_one(struct hp_target *t, pid_t tid)
 		tracer = tracer_of(tid);
 		if (tracer == gettid())
 			return 0; /* ours already (a leader we stopped waiting for) */
-		if (e == EPERM && tracer && tracer != gettid())
-			return hp_err(-HP_E_TRACED, "process %d is traced by pid %d (a debugger?)",
-				      t->pid, tracer);
+		if (e == EPERM && tracer && tracer != gettid()) {
+			char comm[64];
+
+			hp_proc_comm(tracer, comm, sizeof(comm));
+			return hp_err(-HP_E_TRACED, "process %d is traced by pid %d (%s)", t->pid,
+				      tracer, comm);
+		}
 		return hp_err(-e, "cannot ptrace thread %d of process %d: %s", tid, t->pid,
 			      strerror(e));
 	}

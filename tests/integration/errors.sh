@@ -73,7 +73,8 @@ case_traced() {
 	grep -q '^tracing' "$T/tracer.log" || why "tracer did not start" || return
 	grep -q "^TracerPid:[[:space:]]*$tracer\$" "/proc/$PID/status" || why "victim not traced by the tracer" || return
 	hp_refused 1 apply "$PATCH_DIR/v1.hp" "$PID" || return
-	grep -qi trac "$T/hp.err" || why "the message does not say the process is traced: $(hp_err)" || return
+	grep -q "traced by pid $tracer (tracer)" "$T/hp.err" ||
+		why "the message does not name the tracer (pid $tracer, tracer): $(hp_err)" || return
 	# still traced by the tracer, and only by it
 	local f
 	for f in /proc/"$PID"/task/*/status; do
