@@ -275,7 +275,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		goto out;
 	}
 	hp_steps__point(HP_STEP_LOAD, 1);
-	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", t->pid, fd);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", hp_target__proc_id(t), fd);
 	lfd = open(path, O_RDWR | O_CLOEXEC);
 	if (lfd < 0) {
 		r = hp_err(-errno, "cannot open the patch memfd of process %d: %s", t->pid,

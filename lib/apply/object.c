@@ -23,7 +23,7 @@ static int try_object(struct hp_target *t, const struct hp_map *maps, size_t nma
 	char mf[96];
 	int r;
 
-	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", t->pid, (unsigned long)m->start,
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", hp_target__proc_id(t), (unsigned long)m->start,
 		 (unsigned long)m->end);
 	r = hp_elf__open(mf, &e);
 	if (r < 0) {

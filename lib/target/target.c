@@ -31,6 +31,49 @@ int hp_proc_state(pid_t pid, char *ret_state)
 	return 0;
 }
 
+static int alive(pid_t tid)
+{
+	char state;
+
+	return hp_proc_state(tid, &state) == 0 && state != 'Z' && state != 'X';
+}
+
+int hp_proc_live_id(pid_t pid, pid_t *ret_id)
+{
+	char path[64];
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d;
+
+	if (alive(pid)) {
+		*ret_id = pid;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -HP_E_GONE;
+	while (!found && (de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid > 0 && tid != pid && alive(tid))
+			found = tid;
+	}
+	closedir(d);
+	if (!found)
+		return -HP_E_GONE;
+	*ret_id = found;
+	return 0;
+}
+
+pid_t hp_target__proc_id(struct hp_target *t)
+{
+	/* The thread we look through may have exited since: take another. */
+	if (t->proc_id != t->pid && !alive(t->proc_id))
+		hp_proc_live_id(t->pid, &t->proc_id);
+	return t->proc_id;
+}
+
 static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret);
 
 int hp_target__open(pid_t pid, struct hp_target **ret)
@@ -47,6 +90,7 @@ static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret)
 {
 	struct hp_target *t;
 	char path[64], state = 0;
+	pid_t id = pid;
 	int r;
 
 	if (pid <= 0)
@@ -56,7 +100,10 @@ static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret)
 		return hp_err(-HP_E_GONE, "no process %d", pid);
 	if (r < 0)
 		return hp_err(r, "cannot read /proc/%d/stat: %s", pid, strerror(-r));
-	if (state == 'Z' || state == 'X')
+	/* A zombie main thread is not a dead process: after pthread_exit()
+	 * the other threads run on.  Their state is the process's. */
+	if ((state == 'Z' || state == 'X') &&
+	    (hp_proc_live_id(pid, &id) < 0 || hp_proc_state(id, &state) < 0))
 		return hp_err(-HP_E_GONE, "process %d is exiting (state %c)", pid, state);
 	/* A job-control stop would turn our single-steps into group-stops: refuse
 	 * rather than resume a process someone deliberately stopped. */
@@ -69,7 +116,8 @@ static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret)
 	if (!t)
 		return -ENOMEM;
 	t->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	t->proc_id = id;
+	snprintf(path, sizeof(path), "/proc/%d/mem", id);
 	t->mem_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (t->mem_fd < 0) {
 		r = -errno;
@@ -149,7 +197,7 @@ int hp_target__maps(struct hp_target *t, struct hp_map **ret, size_t *ret_n)
 	size_t n = 0, cap = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", hp_target__proc_id(t));
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? hp_err(-HP_E_GONE, "process %d exited", t->pid) : -errno;

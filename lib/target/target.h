@@ -38,6 +38,7 @@ struct hp_target {
 	int saved_prio;
 	uint64_t syscall_insn;	/* address of a `syscall` instruction in the target */
 	sigset_t saved_mask;	/* the caller's signal mask (SIGCHLD is blocked while held) */
+	pid_t proc_id;		/* /proc/<proc_id> shows its memory: see hp_proc_live_id */
 };
 
 /* waitpid(tid, __WALL) that cannot hang on a thread that will never report
@@ -61,6 +62,15 @@ void hp_proc_comm(pid_t pid, char *buf, size_t len);
  * pipe_read", "is in uninterruptible sleep (D) in nfs_wait_bit", ... */
 void hp_proc_why_stuck(pid_t pid, pid_t tid, char *buf, size_t len);
 
+/* The id under which /proc shows the process's memory, maps, descriptors
+ * and executable: pid itself, or a live thread's id when the main thread
+ * has exited (pthread_exit) and left a zombie leader, whose /proc/PID/maps,
+ * mem, fd and exe are empty while the process runs on; /proc/TID is the
+ * same process seen through that thread.  -HP_E_GONE (no message) when no
+ * thread lives. */
+int hp_proc_live_id(pid_t pid, pid_t *ret_id);
+/* The same for a held process (picks another thread should that one exit). */
+pid_t hp_target__proc_id(struct hp_target *t);
 /* Opens the process (no ptrace yet).  -HP_E_GONE when it does not exist or is a zombie. */
 int hp_target__open(pid_t pid, struct hp_target **ret);
 /* The same for a process that may be job-control stopped (repair, status). */
