@@ -394,7 +394,7 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 
 	hp_err_clear();
 	memset(res, 0, sizeof(*res));
-	hp_steps__start(&steps, res->step_ms);
+	hp_steps__start(&steps, res->step_ms, 0);
 	r = hp_target__open(pid, &t);
 	if (r < 0)
 		return r;
@@ -518,7 +518,11 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	hp_ledger__set_state(t, mine, HP_LEDGER_ACTIVE);
 	hp_steps__end(&steps, HP_STEP_RESUME);
 	res->nthreads = (unsigned)t->nthreads;
-	hp_target__detach_all(t);
+	/* Applied only if the process runs on with it: one that died while we
+	 * held it never ran the patch. */
+	r = hp_target__detach_all(t);
+	if (r < 0)
+		goto out;
 	hp_steps__end(&steps, HP_STEP_DETACH);
 
 	snprintf(res->patch_id, sizeof(res->patch_id), "%s", p->info.id);
@@ -537,7 +541,9 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 unmap:
 	/* Undo in reverse: jumps, ledger states, the dead-man stop (before any
 	 * thread runs a remote call), the mapping -- which must stay while any
-	 * jump into it might remain. */
+	 * jump into it might remain.  Nothing to undo in a process that died. */
+	if (hp_target__exited(t))
+		goto out;
 	if (redirected) {
 		char why[1024];
 
@@ -566,6 +572,13 @@ unmap:
 		hp_txn__unmap(t, map, map_len);
 	}
 out:
+	/* Whatever failed first (a read, a remote call, a write), the cause
+	 * is the one thing the user needs. */
+	if (r < 0 && t && hp_target__exited(t)) {
+		hp_err_clear();
+		r = hp_err(-HP_E_GONE, "process %d exited during apply (step %s)", pid,
+			   hp_step_name(hp_steps__current(&steps)));
+	}
 	res->total_ms = hp_now_ms() - t0;
 	hp_target__close(t);
 	hp_safety__free(safety);

@@ -381,7 +381,7 @@ int hp_target__resume_all(struct hp_target *t)
 
 int hp_target__detach_all(struct hp_target *t)
 {
-	int stopped_any = 0;
+	int stopped_any = 0, held = 0, detached = 0;
 
 	/* PTRACE_DETACH needs a stopped tracee: interrupt the running ones first. */
 	for (size_t i = 0; i < t->nthreads; i++) {
@@ -406,10 +406,15 @@ int hp_target__detach_all(struct hp_target *t)
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct hp_thread *th = &t->threads[i];
 
-		if (th->tid > 0)
-			ptrace(PTRACE_DETACH, th->tid, 0, th->pending_sig);
+		held++;
+		if (th->tid > 0 && ptrace(PTRACE_DETACH, th->tid, 0, th->pending_sig) == 0)
+			detached++;
 	}
 	note_pause_end(t);
 	t->nthreads = 0;
+	/* Every thread that could not be let go had died (a SIGKILL wakes a
+	 * thread out of any ptrace stop): none ran again while we held it. */
+	if (held && !detached)
+		return -HP_E_GONE;
 	return 0;
 }

@@ -74,6 +74,38 @@ pid_t hp_target__proc_id(struct hp_target *t)
 	return t->proc_id;
 }
 
+int hp_target__exited(struct hp_target *t)
+{
+	for (int i = 0;; i++) {
+		char path[64];
+		struct dirent *de;
+		int live = 0, dead = 0;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", t->pid);
+		d = opendir(path);
+		if (!d)
+			return 1;
+		while ((de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+
+			if (tid <= 0)
+				continue;
+			if (alive(tid))
+				live++;
+			else if (tid != t->pid || t->proc_id == t->pid)
+				dead++; /* not a main thread that had exited alone before */
+		}
+		closedir(d);
+		if (!live)
+			return 1;
+		/* Some threads dead, some not (yet): look again for up to 100 ms. */
+		if (!dead || i == 50)
+			return 0;
+		usleep(2000);
+	}
+}
+
 static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret);
 
 int hp_target__open(pid_t pid, struct hp_target **ret)

@@ -71,6 +71,10 @@ void hp_proc_why_stuck(pid_t pid, pid_t tid, char *buf, size_t len);
 int hp_proc_live_id(pid_t pid, pid_t *ret_id);
 /* The same for a held process (picks another thread should that one exit). */
 pid_t hp_target__proc_id(struct hp_target *t);
+/* Whether the process has exited (no thread left alive): waits a moment
+ * for one that is dying (a SIGKILL ends the threads one by one). */
+int hp_target__exited(struct hp_target *t);
+
 /* Opens the process (no ptrace yet).  -HP_E_GONE when it does not exist or is a zombie. */
 int hp_target__open(pid_t pid, struct hp_target **ret);
 /* The same for a process that may be job-control stopped (repair, status). */
@@ -103,7 +107,8 @@ int hp_target__run_to(struct hp_target *t, const pid_t *tids, const uint64_t *ad
 		      double timeout_ms, size_t *ret_arrived);
 /* Lets every thread run again, staying attached. */
 int hp_target__resume_all(struct hp_target *t);
-/* Stops (if needed) and detaches every thread. */
+/* Stops (if needed) and detaches every thread.  -HP_E_GONE when not one
+ * thread was left to let go: the process died while held. */
 int hp_target__detach_all(struct hp_target *t);
 
 /* Runs one system call inside the target on a borrowed thread, which is
