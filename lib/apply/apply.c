@@ -210,11 +210,11 @@ static int remote(struct hp_target *t, long nr, uint64_t a0, uint64_t a1, uint64
 
 	if (r < 0)
 		return r;
+	if (ret)
+		*ret = v;	/* the errno of a failure too */
 	if (v < 0 && v > -4096)
 		return hp_err(-HP_E_REMOTE, "system call %ld in process %d failed: %s", nr, t->pid,
 			      strerror((int)-v));
-	if (ret)
-		*ret = v;
 	return 0;
 }
 
@@ -236,7 +236,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 	size_t ledger_bytes = sizeof(struct hp_ledger) + nes * sizeof(*es);
 	char name[128];
 	uint64_t len, at = 0;
-	long fd = -1, got;
+	long fd = -1, got = 0;
 	char path[64];
 	int lfd = -1, r, tries;
 	uint64_t args[6] = { 0, 1 /* MFD_CLOEXEC */, 0, 0, 0, 0 };
@@ -301,7 +301,11 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 			break;
 		if (r == 0) /* an old kernel ignoring NOREPLACE placed it elsewhere */
 			remote(t, SYS_munmap, (uint64_t)got, len, 0, 0, 0, 0, NULL);
-		else
+		else if (got == -ENOMEM && hp_target__as_full(t, len, last, sizeof(last))) {
+			hp_err_clear();	/* no other place fits either */
+			r = hp_err(-ENOMEM, "cannot map the patch into process %d: %s", t->pid, last);
+			goto out;
+		} else
 			snprintf(last, sizeof(last), ": %s", hp_errmsg());
 		hp_err_clear();
 		free(*maps);

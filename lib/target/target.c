@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include "common/common.h"
 #include "target/target.h"
@@ -282,4 +283,40 @@ int hp_target__stack_bounds(const struct hp_map *maps, size_t n, uint64_t sp, ui
 		}
 	}
 	return -ENOENT;
+}
+
+/* VmSize of the process in bytes (through a live thread: a zombie main
+ * thread shows none), 0 when unknown. */
+static uint64_t vm_size(struct hp_target *t)
+{
+	char path[64], line[256];
+	unsigned long long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", hp_target__proc_id(t));
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+int hp_target__as_full(struct hp_target *t, uint64_t len, char *buf, size_t n)
+{
+	struct rlimit lim;
+	uint64_t used;
+
+	if (prlimit(t->pid, RLIMIT_AS, NULL, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
+		return 0;
+	used = vm_size(t);
+	if (!used || used + len <= lim.rlim_cur)
+		return 0;
+	snprintf(buf, n,
+		 "its address-space limit (RLIMIT_AS) is %llu KiB, it uses %llu KiB and the patch needs %llu KiB more (raise it: prlimit --pid %d --as=SOFT:HARD)",
+		 (unsigned long long)lim.rlim_cur >> 10, (unsigned long long)used >> 10,
+		 (unsigned long long)len >> 10, t->pid);
+	return 1;
 }

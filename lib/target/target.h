@@ -85,6 +85,10 @@ void hp_target__close(struct hp_target *t);
 int hp_target__read(struct hp_target *t, uint64_t addr, void *buf, size_t len);
 int hp_target__write(struct hp_target *t, uint64_t addr, const void *buf, size_t len);
 
+/* Whether the address-space limit of the process (RLIMIT_AS) leaves no
+ * room for len more bytes; then says so in buf. */
+int hp_target__as_full(struct hp_target *t, uint64_t len, char *buf, size_t n);
+
 /* Parses /proc/pid/maps; *ret is malloc'ed. */
 int hp_target__maps(struct hp_target *t, struct hp_map **ret, size_t *ret_n);
 

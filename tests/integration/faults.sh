@@ -350,6 +350,7 @@ case_enomem() {
 	hp_refused 1 apply "$PATCH_DIR/v1.hp" "$PID" || return
 	grep -qi 'map' "$T/hp.err" || why "the message does not say the mapping failed: $(hp_err)" || return
 	grep -qi 'memory' "$T/hp.err" || why "the message does not name the cause (memory): $(hp_err)" || return
+	grep -q 'RLIMIT_AS' "$T/hp.err" || why "the message does not name the limit (RLIMIT_AS): $(hp_err)" || return
 	unchanged "$PID" || return
 	! ls -l /proc/"$PID"/fd | grep -q memfd || why "a memfd descriptor was left in the target" || return
 	expect_status "$PID" "" || return
