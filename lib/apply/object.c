@@ -65,7 +65,7 @@ void hp_object__release(struct hp_object *obj)
 int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps,
 		    const uint8_t *bid, size_t bid_len, const char *hint, struct hp_object *ret)
 {
-	char hex[129];
+	char hex[129], exe[64];
 
 	/* The file named like the hint first: usually the only one opened. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -82,6 +82,11 @@ int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps
 				return 0;
 		}
 	}
+	/* A 32-bit program maps nothing a patch could be for: say why. */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", hp_target__proc_id(t));
+	if (hp_elf__is_32bit(exe) == 1)
+		return hp_err(-HP_E_UNSUPPORTED, "process %d runs a 32-bit program: not supported (32-bit)",
+			      t->pid);
 	hp_hex(bid, bid_len, hex);
 	return hp_err(-HP_E_BUILDID,
 		      "process %d maps no object with build-id %s (the patch is for %s): wrong target or a different build",

@@ -8,7 +8,7 @@ CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-t
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
 error-revert-not-top error-apply-lower-level error-usage error-json-result
 error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply error-thread-in-d-state
-error-vfork-child-opens-fifo"
+error-vfork-child-opens-fifo error-32-bit-object"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -345,6 +345,25 @@ case_d_state() {
 	return 0
 }
 
+# A 32-bit object (gcc -m32, no 32-bit libraries needed to compile one) is
+# not supported, and the message says so: it is not a damaged file.  (A
+# running 32-bit process gets "runs a 32-bit program: not supported
+# (32-bit)" from the same check of the ELF class, lib/elf; this kernel may
+# not even run one.)
+case_32bit() {
+	printf 'long compute(long x) { return 3 * x + 7; }\n' >"$T/fix32.c"
+	if ! gcc -m32 -O2 -c "$T/fix32.c" -o "$T/fix32.o" 2>/dev/null; then
+		echo "SKIP: error-32-bit-object: gcc -m32 cannot compile"
+		return 0
+	fi
+	hp_refused 1 pack --target "$VICTIM" -o "$T/x32.hp" "$T/fix32.o" || return
+	grep -q 'not supported (32-bit)' "$T/hp.err" || why "pack of a 32-bit fix: $(hp_err)" || return
+	! grep -qi malformed "$T/hp.err" || why "a 32-bit object called malformed: $(hp_err)" || return
+	hp_refused 1 pack --target "$T/fix32.o" -o "$T/x32.hp" "$T/fix32.o" || return
+	grep -q 'not supported (32-bit)' "$T/hp.err" || why "pack against a 32-bit target: $(hp_err)" || return
+	[ ! -e "$T/x32.hp" ] || why "pack left an output file"
+}
+
 run_case error-wrong-target case_wrong_target
 run_case error-no-such-pid case_no_such_pid
 run_case error-already-traced case_traced
@@ -363,3 +382,4 @@ run_case error-not-root case_not_root
 run_case error-exits-mid-apply case_exits_mid_apply
 run_case error-thread-in-d-state case_d_state
 run_case error-vfork-child-opens-fifo case_d_state fifo
+run_case error-32-bit-object case_32bit
