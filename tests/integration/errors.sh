@@ -8,7 +8,7 @@ CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-t
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
 error-revert-not-top error-apply-lower-level error-usage error-json-result
 error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply error-thread-in-d-state
-error-vfork-child-opens-fifo error-32-bit-object"
+error-vfork-child-opens-fifo error-missing-file-said-once error-32-bit-object"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -183,7 +183,22 @@ case_usage() {
 	[ -s "$T/hp.err" ] || why "no usage message on stderr" || return
 	hp pack -o "$T/x.hp"
 	[ "$HP_RC" = 2 ] || why "hotpatch pack without --target and objects exited $HP_RC, expected 2" || return
-	[ ! -e "$T/x.hp" ] || why "pack with bad usage left an output file"
+	[ ! -e "$T/x.hp" ] || why "pack with bad usage left an output file" || return
+	# a timeout that is not a number of seconds (nan compares false with anything)
+	local bad
+	for bad in nan -nan inf 0 -1 "" 5x; do
+		hp apply --timeout "$bad" "$PATCH_DIR/v1.hp" 1
+		[ "$HP_RC" = 2 ] || why "apply --timeout '$bad' exited $HP_RC, expected 2 (usage): $(hp_err)" || return
+	done
+	# a process id is digits, one per argument
+	for bad in "12 34" " 12" "12 " "+12" "0x10" "-5"; do
+		hp status "$bad"
+		[ "$HP_RC" = 2 ] || why "status '$bad' exited $HP_RC, expected 2 (usage): $(hp_err)" || return
+		hp apply "$PATCH_DIR/v1.hp" "$bad"
+		[ "$HP_RC" = 2 ] || why "apply with pid '$bad' exited $HP_RC, expected 2 (usage): $(hp_err)" || return
+		hp repair "$bad"
+		[ "$HP_RC" = 2 ] || why "repair '$bad' exited $HP_RC, expected 2 (usage): $(hp_err)" || return
+	done
 }
 
 # A process stopped by SIGSTOP (job control): hotpatch may patch it or
@@ -345,6 +360,20 @@ case_d_state() {
 	return 0
 }
 
+# A file that cannot be opened: the message names it once and says the
+# system's error once ("cannot open X: No such file or directory").
+case_said_once() {
+	local f=$T/no-such-dir/fix.hp n
+	hp_refused 1 apply "$f" 1 || return
+	n=$(grep -o "$f" "$T/hp.err" | wc -l)
+	[ "$n" = 1 ] || why "the path is printed $n times: $(hp_err)" || return
+	n=$(grep -o "No such file or directory" "$T/hp.err" | wc -l)
+	[ "$n" = 1 ] || why "the error is printed $n times: $(hp_err)" || return
+	hp_refused 1 inspect "$f" || return
+	n=$(grep -o "$f" "$T/hp.err" | wc -l)
+	[ "$n" = 1 ] || why "inspect prints the path $n times: $(hp_err)"
+}
+
 # A 32-bit object (gcc -m32, no 32-bit libraries needed to compile one) is
 # not supported, and the message says so: it is not a damaged file.  (A
 # running 32-bit process gets "runs a 32-bit program: not supported
@@ -382,4 +411,5 @@ run_case error-not-root case_not_root
 run_case error-exits-mid-apply case_exits_mid_apply
 run_case error-thread-in-d-state case_d_state
 run_case error-vfork-child-opens-fifo case_d_state fifo
+run_case error-missing-file-said-once case_said_once
 run_case error-32-bit-object case_32bit
