@@ -50,7 +50,8 @@ static int parse_targets(struct cli *c, const char *cmd, int argc, char **argv, 
 			char *end;
 
 			t->timeout = strtod(optarg, &end);
-			if (*end || t->timeout <= 0 || t->timeout > 3600)
+			/* written so that nan fails too */
+			if (end == optarg || *end || !(t->timeout > 0 && t->timeout <= 3600))
 				return cli_usage(c, "%s: --timeout takes seconds (0 < SEC <= 3600)", cmd);
 		} else if (ch != 'j') {
 			return cli_usage(c, "%s: bad option", cmd);

@@ -45,12 +45,24 @@ void json_str(FILE *f, const char *s)
 int cli_fail(struct cli *c, int err, const char *fmt, ...)
 {
 	char what[512];
-	const char *detail = hp_errmsg();
+	const char *detail = hp_errmsg(), *name = hp_strerror(err);
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
+	/* A file that cannot be opened or stat'ed comes with a detail that
+	 * names the path and the system error ("cannot open X: No such file
+	 * or directory"): each is said once, not "apply X: No such file or
+	 * directory: cannot open X: No such file or directory". */
+	if (detail[0]) {
+		char *arg = strrchr(what, ' ');
+
+		if (arg && strpbrk(arg + 1, "/.") && strstr(detail, arg + 1))
+			*arg = 0;	/* the path at the end of what */
+		if (-err < HP_E_FORMAT && strstr(detail, strerror(-err)))
+			name = NULL;
+	}
 	if (c->json) {
 		char msg[2048];
 
@@ -59,12 +71,12 @@ int cli_fail(struct cli *c, int err, const char *fmt, ...)
 		json_str(stdout, msg);
 		printf(",\"code\":%d}\n", -err);
 	}
-	{
-		fprintf(stderr, "%s: %s: %s", c->prog, what, hp_strerror(err));
-		if (detail[0])
-			fprintf(stderr, ": %s", detail);
-		fputc('\n', stderr);
-	}
+	fprintf(stderr, "%s: %s", c->prog, what);
+	if (name)
+		fprintf(stderr, ": %s", name);
+	if (detail[0])
+		fprintf(stderr, ": %s", detail);
+	fputc('\n', stderr);
 	return cli_exit_code(err);
 }
 
@@ -85,9 +97,13 @@ int parse_pid(const char *s, pid_t *ret)
 	char *end;
 	long v;
 
+	/* Digits only: strtol would take " 12" and "+12" (a stray blank or
+	 * sign is a mistake on a command line that names processes). */
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return -EINVAL;
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || !*s || *end || v <= 0 || v > 4194304)
+	if (errno || *end || v <= 0 || v > 4194304)
 		return -EINVAL;
 	*ret = (pid_t)v;
 	return 0;

@@ -23,7 +23,7 @@ enum hp_error {
 	HP_E_ORIG_CHANGED,	/* original function bytes differ from the recorded hash */
 	HP_E_SYM_NOT_FOUND,	/* a symbol could not be resolved */
 	HP_E_SYM_AMBIGUOUS,	/* a name matches several local symbols */
-	HP_E_UNSAFE,		/* a thread stayed inside a replaced function */
+	HP_E_UNSAFE,		/* not safe now: a thread stayed inside a replaced function, or cannot be stopped */
 	HP_E_TOO_SHORT,		/* function shorter than the jump */
 	HP_E_BRANCH_INTO,	/* a branch lands inside the overwritten bytes */
 	HP_E_RELOC,		/* relocation unsupported or out of range */

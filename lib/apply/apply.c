@@ -210,11 +210,11 @@ static int remote(struct hp_target *t, long nr, uint64_t a0, uint64_t a1, uint64
 
 	if (r < 0)
 		return r;
+	if (ret)
+		*ret = v;	/* the errno of a failure too */
 	if (v < 0 && v > -4096)
 		return hp_err(-HP_E_REMOTE, "system call %ld in process %d failed: %s", nr, t->pid,
 			      strerror((int)-v));
-	if (ret)
-		*ret = v;
 	return 0;
 }
 
@@ -236,7 +236,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 	size_t ledger_bytes = sizeof(struct hp_ledger) + nes * sizeof(*es);
 	char name[128];
 	uint64_t len, at = 0;
-	long fd = -1, got;
+	long fd = -1, got = 0;
 	char path[64];
 	int lfd = -1, r, tries;
 	uint64_t args[6] = { 0, 1 /* MFD_CLOEXEC */, 0, 0, 0, 0 };
@@ -275,7 +275,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		goto out;
 	}
 	hp_steps__point(HP_STEP_LOAD, 1);
-	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", t->pid, fd);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", hp_target__proc_id(t), fd);
 	lfd = open(path, O_RDWR | O_CLOEXEC);
 	if (lfd < 0) {
 		r = hp_err(-errno, "cannot open the patch memfd of process %d: %s", t->pid,
@@ -301,7 +301,11 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 			break;
 		if (r == 0) /* an old kernel ignoring NOREPLACE placed it elsewhere */
 			remote(t, SYS_munmap, (uint64_t)got, len, 0, 0, 0, 0, NULL);
-		else
+		else if (got == -ENOMEM && hp_target__as_full(t, len, last, sizeof(last))) {
+			hp_err_clear();	/* no other place fits either */
+			r = hp_err(-ENOMEM, "cannot map the patch into process %d: %s", t->pid, last);
+			goto out;
+		} else
 			snprintf(last, sizeof(last), ": %s", hp_errmsg());
 		hp_err_clear();
 		free(*maps);
@@ -395,7 +399,7 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 
 	hp_err_clear();
 	memset(res, 0, sizeof(*res));
-	hp_steps__start(&steps, res->step_ms);
+	hp_steps__start(&steps, res->step_ms, 0);
 	r = hp_target__open(pid, &t);
 	if (r < 0)
 		return r;
@@ -527,7 +531,11 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	hp_ledger__set_state(t, mine, HP_LEDGER_ACTIVE);
 	hp_steps__end(&steps, HP_STEP_RESUME);
 	res->nthreads = (unsigned)t->nthreads;
-	hp_target__detach_all(t);
+	/* Applied only if the process runs on with it: one that died while we
+	 * held it never ran the patch. */
+	r = hp_target__detach_all(t);
+	if (r < 0)
+		goto out;
 	hp_steps__end(&steps, HP_STEP_DETACH);
 
 	snprintf(res->patch_id, sizeof(res->patch_id), "%s", p->info.id);
@@ -548,7 +556,9 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 unmap:
 	/* Undo in reverse: jumps, ledger states, the dead-man stop (before any
 	 * thread runs a remote call), the mapping -- which must stay while any
-	 * jump into it might remain. */
+	 * jump into it might remain.  Nothing to undo in a process that died. */
+	if (hp_target__exited(t))
+		goto out;
 	if (redirected) {
 		char why[1024];
 
@@ -577,6 +587,13 @@ unmap:
 		hp_txn__unmap(t, map, map_len);
 	}
 out:
+	/* Whatever failed first (a read, a remote call, a write), the cause
+	 * is the one thing the user needs. */
+	if (r < 0 && t && hp_target__exited(t)) {
+		hp_err_clear();
+		r = hp_err(-HP_E_GONE, "process %d exited during apply (step %s)", pid,
+			   hp_step_name(hp_steps__current(&steps)));
+	}
 	res->total_ms = hp_now_ms() - t0;
 	hp_target__close(t);
 	hp_safety__free(safety);

@@ -110,7 +110,7 @@ static int try_object(struct hp_target *t, const struct hp_map *maps, size_t nma
 	char mf[96];
 	int r;
 
-	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", t->pid, (unsigned long)m->start,
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", hp_target__proc_id(t), (unsigned long)m->start,
 		 (unsigned long)m->end);
 	r = hp_elf__open(mf, &e);
 	if (r < 0) {
@@ -157,7 +157,7 @@ int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps
 	size_t bid_len = p->info.build_id_len;
 	const char *hint = p->info.target_name;
 	const char *data = NULL;
-	char hex[129];
+	char hex[129], exe[64];
 	int r;
 
 	/* The file named like the hint first: usually the only one opened. */
@@ -184,6 +184,11 @@ int hp_object__find(struct hp_target *t, const struct hp_map *maps, size_t nmaps
 	if (data)
 		return hp_err(-HP_E_NOT_LOADED, "process %d maps %s only as data, it does not run it",
 			      t->pid, data);
+	/* A 32-bit program maps nothing a patch could be for: say why. */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", hp_target__proc_id(t));
+	if (hp_elf__is_32bit(exe) == 1)
+		return hp_err(-HP_E_UNSUPPORTED, "process %d runs a 32-bit program: not supported (32-bit)",
+			      t->pid);
 	hp_hex(bid, bid_len, hex);
 	return hp_err(-HP_E_BUILDID,
 		      "process %d maps no object with build-id %s (the patch is for %s): wrong target or a different build",

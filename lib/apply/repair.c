@@ -183,7 +183,8 @@ static int is_stopped(pid_t pid)
 {
 	char state = 0;
 
-	return hp_proc_state(pid, &state) == 0 && state == 'T';
+	/* the state of a live thread: a zombie main thread's is Z */
+	return hp_proc_live_id(pid, &pid) == 0 && hp_proc_state(pid, &state) == 0 && state == 'T';
 }
 
 int hp_repair(pid_t pid, struct hp_repair_result *res)

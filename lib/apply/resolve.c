@@ -87,7 +87,7 @@ static int load_libs(struct hp_resolver *r)
 		r->libs = nl;
 		l = &r->libs[r->nlibs];
 		memset(l, 0, sizeof(*l));
-		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", r->t->pid,
+		snprintf(mf, sizeof(mf), "/proc/%d/map_files/%lx-%lx", hp_target__proc_id(r->t),
 			 (unsigned long)m->start, (unsigned long)m->end);
 		if (hp_elf__open(mf, &l->elf) < 0) {
 			hp_err_clear();

@@ -67,7 +67,7 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 
 	hp_err_clear();
 	memset(res, 0, sizeof(*res));
-	hp_steps__start(&steps, res->step_ms);
+	hp_steps__start(&steps, res->step_ms, 1);
 	r = hp_target__open(pid, &t);
 	if (r == 0) /* exclusive from here: see hp_apply */
 		r = hp_target__seize_all(t);
@@ -154,7 +154,9 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	r = unmap_when_unused(t, safety, &maps, &nmaps, l, timeout, cancel, res);
 	hp_steps__end(&steps, HP_STEP_UNMAP);
 	res->nthreads = (unsigned)t->nthreads;
-	hp_target__detach_all(t);
+	r = hp_target__detach_all(t);	/* -HP_E_GONE: it died while held */
+	if (r < 0)
+		goto out;
 	hp_steps__end(&steps, HP_STEP_DETACH);
 	snprintf(res->patch_id, sizeof(res->patch_id), "%s", l->patch_id);
 	res->level = prev ? prev->level : 0;
@@ -170,6 +172,11 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	memcpy(res->build_id, l->build_id, res->build_id_len);
 	memcpy(res->patch_sha256, l->patch_sha256, 32);
 out:
+	if (r < 0 && t && hp_target__exited(t)) {
+		hp_err_clear();
+		r = hp_err(-HP_E_GONE, "process %d exited during revert (step %s)", pid,
+			   hp_step_name(hp_steps__current(&steps)));
+	}
 	res->total_ms = hp_now_ms() - t0;
 	hp_target__close(t);
 	hp_safety__free(safety);

@@ -97,6 +97,8 @@ static unsigned count_memfd_fds(pid_t pid, int *ret_fds, unsigned max)
 	unsigned n = 0;
 	DIR *d;
 
+	if (hp_proc_live_id(pid, &pid) < 0)	/* a zombie main thread has no files */
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
 	if (!d)
@@ -163,7 +165,7 @@ int hp_leftovers(pid_t pid, struct hp_leftovers *ret)
 		r = hp_ledger__scan(t, maps, nmaps, &ls);
 	if (r < 0)
 		goto out;
-	ret->stopped = hp_proc_state(pid, &state) == 0 && state == 'T';
+	ret->stopped = hp_proc_state(hp_target__proc_id(t), &state) == 0 && state == 'T';
 	for (size_t i = 0; i < ls.n; i++)
 		if (hp_ledger_armed(ls.l[i]))
 			ret->deadman = ret->stopped;

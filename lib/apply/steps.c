@@ -47,10 +47,22 @@ static void test_hook(enum hp_step step, unsigned n)
 		kill(getpid(), SIGKILL);
 }
 
-void hp_steps__start(struct hp_steps *s, double *ms)
+void hp_steps__start(struct hp_steps *s, double *ms, int revert)
 {
 	s->ms = ms;
 	s->last = hp_now_ms();
+	s->done = -1;
+	s->revert = revert;
+}
+
+enum hp_step hp_steps__current(const struct hp_steps *s)
+{
+	int next = s->done + 1;
+
+	/* Apply has no unmap step, revert no load step. */
+	if ((next == HP_STEP_LOAD && s->revert) || (next == HP_STEP_UNMAP && !s->revert))
+		next++;
+	return next < HP_STEP_N ? (enum hp_step)next : HP_STEP_DETACH;
 }
 
 void hp_steps__end(struct hp_steps *s, enum hp_step step)
@@ -59,6 +71,7 @@ void hp_steps__end(struct hp_steps *s, enum hp_step step)
 
 	s->ms[step] += now - s->last;
 	s->last = now;
+	s->done = step;
 	test_hook(step, 0);
 	/* a pause of the hook is no part of the next step */
 	s->last = hp_now_ms();

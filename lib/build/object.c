@@ -180,6 +180,8 @@ int bobj_open(struct dobj *o, const char *path)
 	o->elf = elf_begin(o->fd, ELF_C_READ, NULL);
 	if (!o->elf || elf_kind(o->elf) != ELF_K_ELF || !gelf_getehdr(o->elf, &eh))
 		return hp_err(-HP_E_FORMAT, "%s: not an ELF file", path);
+	if (gelf_getclass(o->elf) == ELFCLASS32)
+		return hp_err(-HP_E_UNSUPPORTED, "%s is a 32-bit object: not supported (32-bit)", path);
 	if (gelf_getclass(o->elf) != ELFCLASS64 || eh.e_type != ET_REL || eh.e_machine != EM_X86_64)
 		return hp_err(-HP_E_FORMAT, "%s: not an x86_64 relocatable object", path);
 	if (elf_getshdrnum(o->elf, &nsec) || elf_getshdrstrndx(o->elf, &shstrndx) || nsec == 0)

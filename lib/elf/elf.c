@@ -381,6 +381,10 @@ static int do_open(struct hp_elf *e)
 	ident = elf_getident(e->elf, &nident);
 	if (!ident || nident < EI_NIDENT)
 		return bad(e, "truncated ELF header");
+	/* Not damage: a program of another architecture (i386). */
+	if (ident[EI_CLASS] == ELFCLASS32)
+		return hp_err(-HP_E_UNSUPPORTED, "%s is a 32-bit ELF object: not supported (32-bit)",
+			      e->path);
 	if (ident[EI_CLASS] != ELFCLASS64)
 		return hp_err(-HP_E_FORMAT, "%s: not a 64-bit ELF object", e->path);
 	if (ident[EI_DATA] != ELFDATA2LSB)
@@ -461,6 +465,18 @@ static int do_open(struct hp_elf *e)
 		return r;
 	find_build_id(e);
 	return 0;
+}
+
+int hp_elf__is_32bit(const char *path)
+{
+	unsigned char ident[EI_NIDENT];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (read(fd, ident, sizeof(ident)) != (ssize_t)sizeof(ident))
+		return 0;
+	return !memcmp(ident, ELFMAG, SELFMAG) && ident[EI_CLASS] == ELFCLASS32;
 }
 
 int hp_elf__open(const char *path, struct hp_elf **ret)

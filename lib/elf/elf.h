@@ -20,6 +20,9 @@ struct hp_elf;
  * objects leaves no stale detail. */
 int hp_elf__open(const char *path, struct hp_elf **ret);
 void hp_elf__close(struct hp_elf *e);	/* accepts NULL */
+/* 1 when the file at path is a 32-bit ELF object (which hp_elf__open
+ * refuses as not supported), 0 when not, -errno when unreadable. */
+int hp_elf__is_32bit(const char *path);
 
 /* GNU build-id note; -ENOENT when the object has none.  *ret_len (if not
  * NULL) gets its length; -ENOBUFS when bufsz is smaller. */

@@ -7,6 +7,7 @@
 #include <time.h>
 #include "common/common.h"
 #include "journal/journal.h"
+#include "target/target.h"
 
 const char *hp_journal__path(void)
 {
@@ -57,7 +58,10 @@ int hp_journal__append(const char *path, const struct hp_journal_rec *rec)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (rec->pid > 0) {
-		snprintf(link, sizeof(link), "/proc/%d/exe", rec->pid);
+		pid_t id = rec->pid;
+
+		hp_proc_live_id(rec->pid, &id);	/* a zombie main thread shows no exe */
+		snprintf(link, sizeof(link), "/proc/%d/exe", id);
 		n = readlink(link, exe, sizeof(exe) - 1);
 		exe[n > 0 ? n : 0] = 0;
 	}

@@ -106,6 +106,8 @@ static int obj_open(const char *path, struct obj *o)
 	o->elf = elf_begin(o->fd, ELF_C_READ, NULL);
 	if (!o->elf || !gelf_getehdr(o->elf, &eh))
 		return hp_err(-HP_E_FORMAT, "%s is not an ELF object", path);
+	if (gelf_getclass(o->elf) == ELFCLASS32)
+		return hp_err(-HP_E_UNSUPPORTED, "%s is a 32-bit object: not supported (32-bit)", path);
 	if (eh.e_type != ET_REL || eh.e_machine != EM_X86_64 || gelf_getclass(o->elf) != ELFCLASS64)
 		return hp_err(-HP_E_FORMAT, "%s is not an x86_64 object file (compile with -c)", path);
 	while ((scn = elf_nextscn(o->elf, scn))) {

@@ -15,6 +15,7 @@
 #include <elfutils/libdwfl.h>
 #include "common/common.h"
 #include "safety/safety.h"
+#include "target/target.h"
 
 #define MAX_FRAMES 256		/* deeper stacks are scanned instead */
 #define SCAN_DEPTH 1000		/* depth reported for a hit of the stack scan: + word index */
@@ -162,8 +163,14 @@ int hp_safety__new(pid_t pid, struct hp_safety **ret)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->pid = pid;
 	s->mem_fd = -1;
+	/* /proc of a live thread: a zombie main thread (pthread_exit) shows
+	 * no maps and no memory (hp_proc_live_id). */
+	if (hp_proc_live_id(pid, &s->pid) < 0) {
+		r = hp_err(-HP_E_GONE, "no process %d", pid);
+		goto fail;
+	}
+	pid = s->pid;
 
 	s->dwfl = dwfl_begin(&proc_callbacks);
 	if (!s->dwfl) {

@@ -93,9 +93,13 @@ static int seize_one(struct hp_target *t, pid_t tid)
 		tracer = tracer_of(tid);
 		if (tracer == gettid())
 			return 0; /* ours already (a leader we stopped waiting for) */
-		if (e == EPERM && tracer && tracer != gettid())
-			return hp_err(-HP_E_TRACED, "process %d is traced by pid %d (a debugger?)",
-				      t->pid, tracer);
+		if (e == EPERM && tracer && tracer != gettid()) {
+			char comm[64];
+
+			hp_proc_comm(tracer, comm, sizeof(comm));
+			return hp_err(-HP_E_TRACED, "process %d is traced by pid %d (%s)", t->pid,
+				      tracer, comm);
+		}
 		return hp_err(-e, "cannot ptrace thread %d of process %d: %s", tid, t->pid,
 			      strerror(e));
 	}
@@ -218,7 +222,9 @@ pid_t hp_target__waitpid_until(pid_t tid, int *st, double deadline_ms)
 
 /* How long a thread may take to stop: one in uninterruptible sleep (a hung
  * network file system, a vfork parent) does not stop until it wakes, and
- * every other thread of the process would wait stopped meanwhile. */
+ * every other thread of the process would wait stopped meanwhile.  Any
+ * other thread answers within microseconds (hp_proc_why_stuck says which
+ * it was). */
 #define STOP_WAIT_MS 2000
 /* A runnable thread (state R) has not been given a CPU yet to take the
  * interrupt: a low-priority thread beside CPU hogs can wait seconds for
@@ -381,10 +387,13 @@ int hp_target__stop_all(struct hp_target *t)
 				stuck = th->tid;
 		}
 		compact_threads(t);
-		if (stuck)
-			return hp_err(-HP_E_UNSAFE,
-				      "thread %d of process %d did not stop within %d ms (uninterruptible sleep: a hung file system, vfork?)",
-				      stuck, t->pid, STOP_WAIT_MS);
+		if (stuck) {
+			char why[512];
+
+			hp_proc_why_stuck(t->pid, stuck, why, sizeof(why));
+			return hp_err(-HP_E_UNSAFE, "thread %d of process %d did not stop within %d ms: it %s",
+				      stuck, t->pid, STOP_WAIT_MS, why);
+		}
 		/* Threads cloned before their parent stopped are listed now. */
 		r = seize_new_threads(t);
 		if (r < 0)
@@ -440,7 +449,7 @@ int hp_target__resume_all(struct hp_target *t)
 
 int hp_target__detach_all(struct hp_target *t)
 {
-	int stopped_any = 0;
+	int stopped_any = 0, held = 0, detached = 0;
 
 	/* PTRACE_DETACH needs a stopped tracee: interrupt the running ones first. */
 	for (size_t i = 0; i < t->nthreads; i++) {
@@ -465,10 +474,15 @@ int hp_target__detach_all(struct hp_target *t)
 	for (size_t i = 0; i < t->nthreads; i++) {
 		struct hp_thread *th = &t->threads[i];
 
-		if (th->tid > 0)
-			ptrace(PTRACE_DETACH, th->tid, 0, th->pending_sig);
+		held++;
+		if (th->tid > 0 && ptrace(PTRACE_DETACH, th->tid, 0, th->pending_sig) == 0)
+			detached++;
 	}
 	note_pause_end(t);
 	t->nthreads = 0;
+	/* Every thread that could not be let go had died (a SIGKILL wakes a
+	 * thread out of any ptrace stop): none ran again while we held it. */
+	if (held && !detached)
+		return -HP_E_GONE;
 	return 0;
 }

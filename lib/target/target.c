@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include "common/common.h"
@@ -32,6 +33,81 @@ int hp_proc_state(pid_t pid, char *ret_state)
 	return 0;
 }
 
+static int alive(pid_t tid)
+{
+	char state;
+
+	return hp_proc_state(tid, &state) == 0 && state != 'Z' && state != 'X';
+}
+
+int hp_proc_live_id(pid_t pid, pid_t *ret_id)
+{
+	char path[64];
+	struct dirent *de;
+	pid_t found = 0;
+	DIR *d;
+
+	if (alive(pid)) {
+		*ret_id = pid;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -HP_E_GONE;
+	while (!found && (de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+
+		if (tid > 0 && tid != pid && alive(tid))
+			found = tid;
+	}
+	closedir(d);
+	if (!found)
+		return -HP_E_GONE;
+	*ret_id = found;
+	return 0;
+}
+
+pid_t hp_target__proc_id(struct hp_target *t)
+{
+	/* The thread we look through may have exited since: take another. */
+	if (t->proc_id != t->pid && !alive(t->proc_id))
+		hp_proc_live_id(t->pid, &t->proc_id);
+	return t->proc_id;
+}
+
+int hp_target__exited(struct hp_target *t)
+{
+	for (int i = 0;; i++) {
+		char path[64];
+		struct dirent *de;
+		int live = 0, dead = 0;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", t->pid);
+		d = opendir(path);
+		if (!d)
+			return 1;
+		while ((de = readdir(d))) {
+			pid_t tid = atoi(de->d_name);
+
+			if (tid <= 0)
+				continue;
+			if (alive(tid))
+				live++;
+			else if (tid != t->pid || t->proc_id == t->pid)
+				dead++; /* not a main thread that had exited alone before */
+		}
+		closedir(d);
+		if (!live)
+			return 1;
+		/* Some threads dead, some not (yet): look again for up to 100 ms. */
+		if (!dead || i == 50)
+			return 0;
+		usleep(2000);
+	}
+}
+
 static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret);
 
 int hp_target__open(pid_t pid, struct hp_target **ret)
@@ -48,6 +124,7 @@ static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret)
 {
 	struct hp_target *t;
 	char path[64], state = 0;
+	pid_t id = pid;
 	int r;
 
 	if (pid <= 0)
@@ -57,7 +134,10 @@ static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret)
 		return hp_err(-HP_E_GONE, "no process %d", pid);
 	if (r < 0)
 		return hp_err(r, "cannot read /proc/%d/stat: %s", pid, strerror(-r));
-	if (state == 'Z' || state == 'X')
+	/* A zombie main thread is not a dead process: after pthread_exit()
+	 * the other threads run on.  Their state is the process's. */
+	if ((state == 'Z' || state == 'X') &&
+	    (hp_proc_live_id(pid, &id) < 0 || hp_proc_state(id, &state) < 0))
 		return hp_err(-HP_E_GONE, "process %d is exiting (state %c)", pid, state);
 	/* A job-control stop would turn our single-steps into group-stops: refuse
 	 * rather than resume a process someone deliberately stopped. */
@@ -70,7 +150,8 @@ static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret)
 	if (!t)
 		return -ENOMEM;
 	t->pid = pid;
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	t->proc_id = id;
+	snprintf(path, sizeof(path), "/proc/%d/mem", id);
 	t->mem_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (t->mem_fd < 0) {
 		r = -errno;
@@ -150,7 +231,7 @@ int hp_target__maps(struct hp_target *t, struct hp_map **ret, size_t *ret_n)
 	size_t n = 0, cap = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", t->pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", hp_target__proc_id(t));
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? hp_err(-HP_E_GONE, "process %d exited", t->pid) : -errno;
@@ -206,4 +287,40 @@ int hp_target__stack_bounds(const struct hp_map *maps, size_t n, uint64_t sp, ui
 		}
 	}
 	return -ENOENT;
+}
+
+/* VmSize of the process in bytes (through a live thread: a zombie main
+ * thread shows none), 0 when unknown. */
+static uint64_t vm_size(struct hp_target *t)
+{
+	char path[64], line[256];
+	unsigned long long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", hp_target__proc_id(t));
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+int hp_target__as_full(struct hp_target *t, uint64_t len, char *buf, size_t n)
+{
+	struct rlimit lim;
+	uint64_t used;
+
+	if (prlimit(t->pid, RLIMIT_AS, NULL, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY)
+		return 0;
+	used = vm_size(t);
+	if (!used || used + len <= lim.rlim_cur)
+		return 0;
+	snprintf(buf, n,
+		 "its address-space limit (RLIMIT_AS) is %llu KiB, it uses %llu KiB and the patch needs %llu KiB more (raise it: prlimit --pid %d --as=SOFT:HARD)",
+		 (unsigned long long)lim.rlim_cur >> 10, (unsigned long long)used >> 10,
+		 (unsigned long long)len >> 10, t->pid);
+	return 1;
 }

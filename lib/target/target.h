@@ -39,6 +39,7 @@ struct hp_target {
 	int saved_prio;
 	uint64_t syscall_insn;	/* address of a `syscall` instruction in the target */
 	sigset_t saved_mask;	/* the caller's signal mask (SIGCHLD is blocked while held) */
+	pid_t proc_id;		/* /proc/<proc_id> shows its memory: see hp_proc_live_id */
 };
 
 /* waitpid(tid, __WALL) that cannot hang on a thread that will never report
@@ -55,6 +56,26 @@ void hp_target__lower_priority(struct hp_target *t);
  * 'D', 'T', 'Z', ...).  -ENOENT when it does not exist. */
 int hp_proc_state(pid_t pid, char *ret_state);
 
+/* The command name of a process or thread (/proc/ID/comm), "?" when unknown. */
+void hp_proc_comm(pid_t pid, char *buf, size_t len);
+/* Why a seized thread does not stop, from its state and wait channel:
+ * "is a vfork parent waiting for its child 12 (sh), which sleeps in
+ * pipe_read", "is in uninterruptible sleep (D) in nfs_wait_bit", ... */
+void hp_proc_why_stuck(pid_t pid, pid_t tid, char *buf, size_t len);
+
+/* The id under which /proc shows the process's memory, maps, descriptors
+ * and executable: pid itself, or a live thread's id when the main thread
+ * has exited (pthread_exit) and left a zombie leader, whose /proc/PID/maps,
+ * mem, fd and exe are empty while the process runs on; /proc/TID is the
+ * same process seen through that thread.  -HP_E_GONE (no message) when no
+ * thread lives. */
+int hp_proc_live_id(pid_t pid, pid_t *ret_id);
+/* The same for a held process (picks another thread should that one exit). */
+pid_t hp_target__proc_id(struct hp_target *t);
+/* Whether the process has exited (no thread left alive): waits a moment
+ * for one that is dying (a SIGKILL ends the threads one by one). */
+int hp_target__exited(struct hp_target *t);
+
 /* Opens the process (no ptrace yet).  -HP_E_GONE when it does not exist or is a zombie. */
 int hp_target__open(pid_t pid, struct hp_target **ret);
 /* The same for a process that may be job-control stopped (repair, status). */
@@ -64,6 +85,10 @@ void hp_target__close(struct hp_target *t);
 
 int hp_target__read(struct hp_target *t, uint64_t addr, void *buf, size_t len);
 int hp_target__write(struct hp_target *t, uint64_t addr, const void *buf, size_t len);
+
+/* Whether the address-space limit of the process (RLIMIT_AS) leaves no
+ * room for len more bytes; then says so in buf. */
+int hp_target__as_full(struct hp_target *t, uint64_t len, char *buf, size_t n);
 
 /* Parses /proc/pid/maps; *ret is malloc'ed. */
 int hp_target__maps(struct hp_target *t, struct hp_map **ret, size_t *ret_n);
@@ -100,7 +125,8 @@ int hp_target__run_to(struct hp_target *t, const struct hp_map *maps, size_t nma
 		      size_t *ret_arrived);
 /* Lets every thread run again, staying attached. */
 int hp_target__resume_all(struct hp_target *t);
-/* Stops (if needed) and detaches every thread. */
+/* Stops (if needed) and detaches every thread.  -HP_E_GONE when not one
+ * thread was left to let go: the process died while held. */
 int hp_target__detach_all(struct hp_target *t);
 
 /* Runs one system call inside the target on a borrowed thread, which is

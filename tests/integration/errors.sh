@@ -7,7 +7,8 @@
 CASES="error-wrong-target error-no-such-pid error-already-traced error-corrupt-truncated
 error-corrupt-random error-corrupt-body error-apply-twice error-revert-not-applied
 error-revert-not-top error-apply-lower-level error-usage error-json-result
-error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply error-thread-in-d-state"
+error-stopped-process error-stopped-process-keeps-fds error-not-root error-exits-mid-apply error-thread-in-d-state
+error-vfork-child-opens-fifo error-missing-file-said-once error-32-bit-object"
 require $CASES
 
 # fresh NAME: a busy victim with 8 threads, running version 0, snapshotted.
@@ -72,7 +73,8 @@ case_traced() {
 	grep -q '^tracing' "$T/tracer.log" || why "tracer did not start" || return
 	grep -q "^TracerPid:[[:space:]]*$tracer\$" "/proc/$PID/status" || why "victim not traced by the tracer" || return
 	hp_refused 1 apply "$PATCH_DIR/v1.hp" "$PID" || return
-	grep -qi trac "$T/hp.err" || why "the message does not say the process is traced: $(hp_err)" || return
+	grep -q "traced by pid $tracer (tracer)" "$T/hp.err" ||
+		why "the message does not name the tracer (pid $tracer, tracer): $(hp_err)" || return
 	# still traced by the tracer, and only by it
 	local f
 	for f in /proc/"$PID"/task/*/status; do
@@ -181,7 +183,22 @@ case_usage() {
 	[ -s "$T/hp.err" ] || why "no usage message on stderr" || return
 	hp pack -o "$T/x.hp"
 	[ "$HP_RC" = 2 ] || why "hotpatch pack without --target and objects exited $HP_RC, expected 2" || return
-	[ ! -e "$T/x.hp" ] || why "pack with bad usage left an output file"
+	[ ! -e "$T/x.hp" ] || why "pack with bad usage left an output file" || return
+	# a timeout that is not a number of seconds (nan compares false with anything)
+	local bad
+	for bad in nan -nan inf 0 -1 "" 5x; do
+		hp apply --timeout "$bad" "$PATCH_DIR/v1.hp" 1
+		[ "$HP_RC" = 2 ] || why "apply --timeout '$bad' exited $HP_RC, expected 2 (usage): $(hp_err)" || return
+	done
+	# a process id is digits, one per argument
+	for bad in "12 34" " 12" "12 " "+12" "0x10" "-5"; do
+		hp status "$bad"
+		[ "$HP_RC" = 2 ] || why "status '$bad' exited $HP_RC, expected 2 (usage): $(hp_err)" || return
+		hp apply "$PATCH_DIR/v1.hp" "$bad"
+		[ "$HP_RC" = 2 ] || why "apply with pid '$bad' exited $HP_RC, expected 2 (usage): $(hp_err)" || return
+		hp repair "$bad"
+		[ "$HP_RC" = 2 ] || why "repair '$bad' exited $HP_RC, expected 2 (usage): $(hp_err)" || return
+	done
 }
 
 # A process stopped by SIGSTOP (job control): hotpatch may patch it or
@@ -295,15 +312,20 @@ case_exits_mid_apply() {
 # A thread in uninterruptible sleep (a vfork parent) cannot be stopped:
 # apply gives up after its stop wait (2 s) instead of holding every other
 # thread stopped for as long as the sleep lasts; the process is untouched
-# and no longer traced.
+# and no longer traced.  The message says what the thread really waits for:
+# its vfork child, named, and what the child does.
+# case_d_state [fifo]: with fifo, the vfork child blocks opening a FIFO
+# that has no writer (posix_spawn with a redirection from a FIFO): a thread
+# that looks like a FIFO reader from outside, whose parent cannot stop.
 case_d_state() {
-	local bin=$BUILD_DIR/victims/vforker pid i st t0 t1
+	local bin=$BUILD_DIR/victims/vforker pid i st t0 t1 child fifo=${1:+$T/fifo}
 	[ -x "$bin" ] || why "missing $bin (make victims)" || return
 	printf 'int compute(int x) { volatile int y = x * 3 + 1; return y; }\n' >"$T/dfix.c"
 	gcc -O2 -c "$T/dfix.c" -o "$T/dfix.o" || why "gcc failed" || return
 	hp_ok pack --target "$bin" -o "$T/dfix.hp" --id dfix "$T/dfix.o" || return
 	sign_patch "$T/dfix.hp"
-	"$bin" 10 >/dev/null 2>&1 &
+	[ -z "$fifo" ] || mkfifo "$fifo" || why "mkfifo failed" || return
+	"$bin" 10 $fifo >/dev/null 2>&1 &
 	pid=$!
 	STARTED_PIDS+=("$pid")
 	for i in $(seq 50); do
@@ -312,10 +334,21 @@ case_d_state() {
 		sleep 0.1
 	done
 	[ "$st" -ge 1 ] || why "no thread of the vforker reached state D" || return
+	child=$(cat /proc/"$pid"/task/*/children 2>/dev/null | tr -d ' \n')
+	[ -n "$child" ] || why "the vforker has no child" || return
 	t0=$(date +%s)
 	hp_refused 4 apply "$T/dfix.hp" "$pid" --timeout 3 || return
 	t1=$(date +%s)
 	grep -q 'did not stop' "$T/hp.err" || why "the message does not say a thread did not stop: $(hp_err)" || return
+	grep -q "a vfork parent waiting for its child $child (vforker)" "$T/hp.err" ||
+		why "the message does not name the vfork child $child: $(hp_err)" || return
+	if [ -n "$fifo" ]; then
+		grep -q "which sleeps in [a-z_]" "$T/hp.err" || why "the message does not say where the child sleeps: $(hp_err)" || return
+		# a writer lets the child go: the vfork parent runs again, and stops
+		timeout 5 sh -c ": >'$fifo'" || why "the FIFO found no reader" || return
+		sleep 0.2
+		hp_ok stop-resume "$pid" || return
+	fi
 	[ $((t1 - t0)) -le 10 ] || why "apply took $((t1 - t0)) s" || return
 	untraced "$pid" || return
 	expect_status "$pid" ""
@@ -325,6 +358,39 @@ case_d_state() {
 	kill -9 "$pid" 2>/dev/null	# its vfork child dies with it (PDEATHSIG)
 	wait "$pid" 2>/dev/null
 	return 0
+}
+
+# A file that cannot be opened: the message names it once and says the
+# system's error once ("cannot open X: No such file or directory").
+case_said_once() {
+	local f=$T/no-such-dir/fix.hp n
+	hp_refused 1 apply "$f" 1 || return
+	n=$(grep -o "$f" "$T/hp.err" | wc -l)
+	[ "$n" = 1 ] || why "the path is printed $n times: $(hp_err)" || return
+	n=$(grep -o "No such file or directory" "$T/hp.err" | wc -l)
+	[ "$n" = 1 ] || why "the error is printed $n times: $(hp_err)" || return
+	hp_refused 1 inspect "$f" || return
+	n=$(grep -o "$f" "$T/hp.err" | wc -l)
+	[ "$n" = 1 ] || why "inspect prints the path $n times: $(hp_err)"
+}
+
+# A 32-bit object (gcc -m32, no 32-bit libraries needed to compile one) is
+# not supported, and the message says so: it is not a damaged file.  (A
+# running 32-bit process gets "runs a 32-bit program: not supported
+# (32-bit)" from the same check of the ELF class, lib/elf; this kernel may
+# not even run one.)
+case_32bit() {
+	printf 'long compute(long x) { return 3 * x + 7; }\n' >"$T/fix32.c"
+	if ! gcc -m32 -O2 -c "$T/fix32.c" -o "$T/fix32.o" 2>/dev/null; then
+		echo "SKIP: error-32-bit-object: gcc -m32 cannot compile"
+		return 0
+	fi
+	hp_refused 1 pack --target "$VICTIM" -o "$T/x32.hp" "$T/fix32.o" || return
+	grep -q 'not supported (32-bit)' "$T/hp.err" || why "pack of a 32-bit fix: $(hp_err)" || return
+	! grep -qi malformed "$T/hp.err" || why "a 32-bit object called malformed: $(hp_err)" || return
+	hp_refused 1 pack --target "$T/fix32.o" -o "$T/x32.hp" "$T/fix32.o" || return
+	grep -q 'not supported (32-bit)' "$T/hp.err" || why "pack against a 32-bit target: $(hp_err)" || return
+	[ ! -e "$T/x32.hp" ] || why "pack left an output file"
 }
 
 run_case error-wrong-target case_wrong_target
@@ -344,3 +410,6 @@ run_case error-stopped-process-keeps-fds case_stopped_fds
 run_case error-not-root case_not_root
 run_case error-exits-mid-apply case_exits_mid_apply
 run_case error-thread-in-d-state case_d_state
+run_case error-vfork-child-opens-fifo case_d_state fifo
+run_case error-missing-file-said-once case_said_once
+run_case error-32-bit-object case_32bit

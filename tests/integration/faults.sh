@@ -18,6 +18,7 @@ REVERT_STEPS="attach check stop jump:1 jump:2 ledger resume unmap detach"
 CASES="fault-kernel-deadman"
 for s in $APPLY_STEPS; do CASES="$CASES fault-apply-${s/:/-}"; done
 for s in $REVERT_STEPS; do CASES="$CASES fault-revert-${s/:/-}"; done
+for s in $APPLY_STEPS; do CASES="$CASES fault-target-killed-at-${s/:/-}"; done
 CASES="$CASES fault-target-killed-in-window fault-target-exits-during-apply fault-target-forking
 fault-target-seccomp fault-target-enomem fault-status-json"
 require $CASES
@@ -228,6 +229,40 @@ case_killed_in_window() {
 	[ $(($(now_ms) - t0)) -lt 8000 ] || why "apply took too long to notice"
 }
 
+# The target is SIGKILLed while hotpatch pauses at STEP (the test hook):
+# one message, "process N exited during apply (step S)" -- S the step under
+# way when hotpatch found it gone, STEP's or a later one -- exit 1, and
+# the journal's last record for it is no success.  Up to the commit
+# nothing ran; from "ledger" to "resume" the commit is written but the
+# process, held stopped, never ran it: still no success.  At "detach" the
+# process was let go with the patch in effect before it died: applied.
+case_killed_at() {
+	local step=$1 order="attach check load stop jump ledger resume detach" rc said
+	fresh z || return
+	HOTPATCH_TEST_PAUSE_AT=$step hp_bg apply "$PATCH_DIR/v1.hp" "$PID"
+	sleep 1	# the steps before the 3 s pause take milliseconds
+	kill -KILL "$PID"
+	reap "$HPB"
+	rc=$?
+	sed 's/^/  err: /' "$T/hpb.err"
+	echo "  rc=$rc"
+	local last
+	last=$(grep "\"pid\":$PID," "$HOTPATCH_JOURNAL" | tail -n 1 | grep -o '"result":"[a-z-]*"')
+	echo "  journal: $last"
+	if [ "$step" = detach ]; then
+		[ "$rc" = 0 ] || why "apply exited $rc though the process was let go with the patch before it died" || return
+		[ "$last" = '"result":"ok"' ] || why "journal says $last"
+		return
+	fi
+	[ "$rc" = 1 ] || why "apply exited $rc after its target was killed at $step, expected 1" || return
+	[ "$(grep -c . "$T/hpb.err")" = 1 ] || why "more than one line on stderr: $(head -c 400 "$T/hpb.err")" || return
+	said=$(sed -n "s/.*process $PID exited during apply (step \([a-z]*\))\$/\1/p" "$T/hpb.err")
+	[ -n "$said" ] || why "no 'process $PID exited during apply (step S)': $(head -c 400 "$T/hpb.err")" || return
+	[[ " ${order#*${step%%:*}} " == *" $said "* || "$said" = "${step%%:*}" ]] ||
+		why "step '$said' named, killed during the pause at $step" || return
+	[ -n "$last" ] && [ "$last" != '"result":"ok"' ] || why "the journal's last record for $PID: '$last'"
+}
+
 # The target exits cleanly (SIGTERM) while hotpatch is between load and
 # stop: a clear "exited" error, no hang.
 case_exits_during_apply() {
@@ -315,6 +350,7 @@ case_enomem() {
 	hp_refused 1 apply "$PATCH_DIR/v1.hp" "$PID" || return
 	grep -qi 'map' "$T/hp.err" || why "the message does not say the mapping failed: $(hp_err)" || return
 	grep -qi 'memory' "$T/hp.err" || why "the message does not name the cause (memory): $(hp_err)" || return
+	grep -q 'RLIMIT_AS' "$T/hp.err" || why "the message does not name the limit (RLIMIT_AS): $(hp_err)" || return
 	unchanged "$PID" || return
 	! ls -l /proc/"$PID"/fd | grep -q memfd || why "a memfd descriptor was left in the target" || return
 	expect_status "$PID" "" || return
@@ -350,6 +386,7 @@ fi
 run_case fault-kernel-deadman case_kernel
 for s in $APPLY_STEPS; do run_case "fault-apply-${s/:/-}" case_apply_step "$s"; done
 for s in $REVERT_STEPS; do run_case "fault-revert-${s/:/-}" case_revert_step "$s"; done
+for s in $APPLY_STEPS; do run_case "fault-target-killed-at-${s/:/-}" case_killed_at "$s"; done
 run_case fault-target-killed-in-window case_killed_in_window
 run_case fault-target-exits-during-apply case_exits_during_apply
 run_case fault-target-forking case_forking

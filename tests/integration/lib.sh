@@ -32,11 +32,15 @@ HP_RC=0
 
 # ---- processes ------------------------------------------------------------
 
-# alive PID: the process exists and is not a zombie.
+# alive PID: the process exists and is not a zombie.  A zombie main thread
+# (pthread_exit) with other threads still counted (num_threads, field 20 of
+# /proc/PID/stat) is a live process.
 alive() {
 	local st
 	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "${st%% *}" != Z ] && [ "${st%% *}" != X ]
+	set -- $st
+	[ -n "$1" ] || return 1
+	[ "$1" != Z ] && [ "$1" != X ] || [ "${18:-1}" -gt 1 ]
 }
 
 # forget_pid PID: PID was reaped: never signal that number again (it may

@@ -1,10 +1,11 @@
 # Patching under conditions real processes create: threads that come and go,
 # signals in flight, two hotpatch commands at once, an executable deleted
-# (upgraded) on disk since the process started.
+# (upgraded) on disk since the process started, a main thread that called
+# pthread_exit().
 . "$(dirname "$0")/lib.sh"
 
 CASES="robust-thread-churn robust-signals-not-lost robust-signal-storm robust-concurrent-applies
-robust-deleted-executable"
+robust-deleted-executable robust-main-thread-exited"
 require $CASES
 
 ROUNDS=${ROUNDS:-5}
@@ -147,6 +148,38 @@ case_deleted() {
 	expect_status "$pid" ""
 }
 
+# The main thread called pthread_exit(): a zombie thread-group leader (state
+# Z) while the workers run on.  The process runs and is patched like any
+# other: apply, every worker and the probes answer v1, status lists it,
+# revert, v0 again.  /proc/PID shows no maps and no memory of such a
+# process: the checks here look through a live thread (/proc/TID), as
+# hotpatch does.
+case_leader_exited() {
+	local pid tid i st orig
+	start_victim le --mode busy --threads 4 --leader-exits || return
+	pid=${VPID[le]}
+	for ((i = 0; i < 100; i++)); do
+		st=$(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f1)
+		[ "$st" = Z ] && break
+		sleep 0.05
+	done
+	[ "$st" = Z ] || why "the main thread of $pid did not exit (state $st)" || return
+	tid=$(ls "/proc/$pid/task" | grep -vx "$pid" | head -n 1)
+	wait_state le "version=0 probe=0 sprobe=0 errors=0 counter_ok=1 threads=4" || return
+	orig=$(text_bytes "$tid" compute compute_slow tag)
+	hp_ok apply "$PATCH_DIR/v1.hp" "$pid" || return
+	untraced "$tid" || return
+	wait_state le "version=1 probe=1 sprobe=1 errors=0 counter_ok=1 threads=4" 5 || return
+	expect_status "$pid" "v1:1:active" || return
+	hp_ok revert v1 "$pid" || return
+	untraced "$tid" || return
+	wait_state le "version=0 probe=0 sprobe=0 errors=0 counter_ok=1 threads=4" 5 || return
+	[ "$(text_bytes "$tid" compute compute_slow tag)" = "$orig" ] || why "code after revert differs from the original" || return
+	expect_status "$pid" "" || return
+	grep "\"pid\":$pid," "$HOTPATCH_JOURNAL" | tail -n 1 | grep -q "\"exe\":\"$(exe_of "$tid")\"" ||
+		why "the journal does not name the executable: $(grep "\"pid\":$pid," "$HOTPATCH_JOURNAL" | tail -n 1)"
+}
+
 PATCH_DIR=$T/patches
 mkdir -p "$PATCH_DIR"
 if ! make_patch "$PATCH_DIR/v1.hp" v1.c || ! make_patch "$PATCH_DIR/newglobal.hp" newglobal.c; then
@@ -158,3 +191,4 @@ run_case robust-signals-not-lost case_signals
 run_case robust-signal-storm case_storm
 run_case robust-concurrent-applies case_concurrent
 run_case robust-deleted-executable case_deleted
+run_case robust-main-thread-exited case_leader_exited

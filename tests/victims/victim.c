@@ -2,6 +2,7 @@
  *
  *   victim --ctl SOCK [--mode busy|sleepy|churn|cold|hot] [--threads N] [--sleep-ms MS]
  *          [--out-ms MS] [--nice N] [--signals] [--lib SO] [--max-seconds S]
+ *          [--leader-exits]
  *   victim --ctl SOCK --query [CMD]        (client: prints the answer line)
  *
  * The functions below marked PATCHABLE are what the patches in tests/patches/
@@ -48,6 +49,10 @@
  * threads: workers running; inside: sleepy/cold workers inside their call now;
  * signals: SIGUSR1 handled (--signals: a thread sends them to the workers
  * one at a time and counts an error when one is not handled within 3 s).
+ *
+ * --leader-exits: once ready, the main thread calls pthread_exit(): a zombie
+ * thread-group leader while the workers and the control thread run on (a
+ * thread of its own waits for the end signals).
  *
  * The workers run at nice --nice (default 19), the rest at the caller's.
  * The socket is created once all workers run, then "ready" is printed.
@@ -503,6 +508,10 @@ static void answer_status(char *out, size_t n)
 }
 
 static int listen_fd = -1;
+static int leader_exits;
+static pthread_t sig_th;
+static sigset_t end_set;	/* the signals that end it, blocked in every thread */
+static const char *ctl_path;
 
 static void *ctl_main(void *arg)
 {
@@ -593,10 +602,35 @@ static int query(const char *path, const char *cmd)
 	return 0;
 }
 
+/* Waits for the end (a signal, --max-seconds) and exits the process. */
+static void *ender_main(void *arg)
+{
+	int sig = 0;
+	sigwait(&end_set, &sig);
+	stop = 1;
+
+	/* Give the workers a moment to finish their current call. */
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 2;
+	for (int i = 0; i < nthreads; i++)
+		pthread_timedjoin_np(workers[i].th, NULL, &dl);
+	if (with_signals)
+		pthread_timedjoin_np(sig_th, NULL, &dl);
+	unlink(ctl_path);
+	unsigned long e = __atomic_load_n(&errors, __ATOMIC_SEQ_CST);
+	printf("exit signal=%d errors=%lu calls=%lu counter=%lu\n", sig, e, worker_calls(),
+	       __atomic_load_n(&counter, __ATOMIC_SEQ_CST));
+	fflush(stdout);
+	_exit(e ? 1 : 0);
+	return arg;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: victim --ctl SOCK [--mode busy|sleepy|churn|cold|hot] [--threads N] [--sleep-ms MS]\n"
 			"              [--out-ms MS] [--nice N] [--signals] [--lib SO] [--max-seconds S]\n"
+			"              [--leader-exits]\n"
 			"       victim --ctl SOCK --query [CMD]\n");
 	exit(2);
 }
@@ -647,6 +681,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--signals"))
 			with_signals = 1;
+		else if (!strcmp(a, "--leader-exits"))
+			leader_exits = 1;
 		else if (!strcmp(a, "--nice") && v)
 			worker_nice = atoi(v), i++;
 		else if (!strcmp(a, "--max-seconds") && v)
@@ -667,13 +703,13 @@ int main(int argc, char **argv)
 	if (getppid() != parent)
 		return 1;
 
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGALRM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigemptyset(&end_set);
+	sigaddset(&end_set, SIGTERM);
+	sigaddset(&end_set, SIGINT);
+	sigaddset(&end_set, SIGHUP);
+	sigaddset(&end_set, SIGALRM);
+	pthread_sigmask(SIG_BLOCK, &end_set, NULL);
+	ctl_path = ctl;
 	signal(SIGPIPE, SIG_IGN);
 
 	workers = aligned_alloc(64, sizeof(*workers) * (size_t)nthreads);
@@ -695,7 +731,6 @@ int main(int argc, char **argv)
 	}
 	while (__atomic_load_n(&started, __ATOMIC_SEQ_CST) < nthreads)
 		usleep(1000);
-	pthread_t sig_th;
 	if (with_signals) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
@@ -731,22 +766,14 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	alarm(max_seconds);
-	int sig = 0;
-	sigwait(&set, &sig);
-	stop = 1;
-
-	/* Give the workers a moment to finish their current call. */
-	struct timespec dl;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 2;
-	for (int i = 0; i < nthreads; i++)
-		pthread_timedjoin_np(workers[i].th, NULL, &dl);
-	if (with_signals)
-		pthread_timedjoin_np(sig_th, NULL, &dl);
-	unlink(ctl);
-	unsigned long e = __atomic_load_n(&errors, __ATOMIC_SEQ_CST);
-	printf("exit signal=%d errors=%lu calls=%lu counter=%lu\n", sig, e, worker_calls(),
-	       __atomic_load_n(&counter, __ATOMIC_SEQ_CST));
-	fflush(stdout);
-	_exit(e ? 1 : 0);
+	if (leader_exits) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, ender_main, NULL)) {
+			fprintf(stderr, "victim: pthread_create failed\n");
+			return 1;
+		}
+		pthread_exit(NULL);
+	}
+	ender_main(NULL);
+	return 0;
 }
