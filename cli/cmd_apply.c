@@ -148,6 +148,10 @@ static int print_error(struct cli *c, pid_t pid, int err, const char *verb, int 
 		fprintf(stderr, "%s: %s: pid %d: %s: %s\n", c->prog, verb, pid, hp_strerror(err), msg);
 		return cli_exit_code(err);
 	}
+	if (err == -HP_E_CANCELLED) { /* the detail says it all */
+		fprintf(stderr, "%s: %s: pid %d: %s\n", c->prog, verb, pid, hp_errmsg());
+		return EXIT_CANCELLED;
+	}
 	return cli_fail(c, err, "%s: pid %d", verb, pid);
 }
 

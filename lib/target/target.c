@@ -169,17 +169,24 @@ static int open_target(pid_t pid, int allow_stopped, struct hp_target **ret)
 	 * and stay pending for sigtimedwait() (hp_target__waitpid); and a
 	 * Ctrl-C, hang-up or kill(TERM) waits until the process is ours no
 	 * more, so it never finds a borrowed thread or half the jumps written.
-	 * (SIGKILL cannot be held back.) */
+	 * (SIGKILL cannot be held back.)  A signal the caller handles itself
+	 * is left to its handler, which must only take note (the CLI's sets
+	 * the cancel flag of hp_apply_opts): its default action would end us
+	 * mid-change, a handler does not. */
 	{
+		static const int deferred[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE };
 		sigset_t set;
 
 		sigemptyset(&set);
 		sigaddset(&set, SIGCHLD);
-		sigaddset(&set, SIGINT);
-		sigaddset(&set, SIGTERM);
-		sigaddset(&set, SIGHUP);
-		sigaddset(&set, SIGQUIT);
-		sigaddset(&set, SIGPIPE);
+		for (size_t i = 0; i < sizeof(deferred) / sizeof(deferred[0]); i++) {
+			struct sigaction sa;
+
+			if (sigaction(deferred[i], NULL, &sa) == 0 && sa.sa_handler != SIG_DFL &&
+			    sa.sa_handler != SIG_IGN)
+				continue;
+			sigaddset(&set, deferred[i]);
+		}
 		pthread_sigmask(SIG_BLOCK, &set, &t->saved_mask);
 	}
 	*ret = t;
