@@ -16,7 +16,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 VICTIM_SRC = $(wildcard tests/victims/*.c)
 VICTIM_BIN = $(VICTIM_SRC:tests/victims/%.c=$(BUILD)/victims/%)
 
-.PHONY: all deps check demo bench soak fuzz clean victims
+.PHONY: all deps check check-quick demo bench soak fuzz clean victims
 all: $(BUILD)/hotpatch $(BUILD)/libhotpatch.a
 
 $(BUILD)/%.o: %.c
@@ -47,6 +47,13 @@ deps:
 check: deps
 	$(MAKE) all victims $(UNIT_BIN) $(BUILD)/fuzz/fuzz-patch
 	tests/run
+
+# The edit-test loop (a few minutes): unit tests and the integration files
+# that cover apply, revert, the run-out of busy threads and cancellation.
+QUICK_TESTS = test- busy hot cancel errors datamap levels
+check-quick:
+	$(MAKE) all victims $(UNIT_BIN)
+	TESTS="$(QUICK_TESTS)" HOT_QUICK=1 tests/run
 
 demo: deps
 	$(MAKE) all victims

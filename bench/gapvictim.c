@@ -1,10 +1,12 @@
-/* The benchmark's target: N worker threads call work() in a loop (busy) or
- * call it and sleep 1 ms (idle), and each records the longest gap between
+/* The benchmark's target: N worker threads call work() in a loop (busy),
+ * call it and sleep 1 ms (idle), or call hot() in a loop (hot: a contended
+ * atomic increment and a call of work(), so that nearly every thread is
+ * inside hot() at any moment), and each records the longest gap between
  * two of its iterations in a shared file the benchmark reads: the pause as
  * the process itself feels it.  Writing a new generation number into the
  * file makes every worker start a fresh maximum.
  *
- * usage: gapvictim FILE THREADS busy|idle */
+ * usage: gapvictim FILE THREADS busy|idle|hot */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -25,7 +27,8 @@ struct shared {
 };
 
 static struct shared *sh;
-static int idle;
+static int idle, hot_mode;
+uint64_t hot_hits;
 
 __attribute__((noinline)) uint64_t work(uint64_t x)
 {
@@ -35,6 +38,12 @@ __attribute__((noinline)) uint64_t work(uint64_t x)
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ull;
 	return h ^ (h >> 32);
+}
+
+__attribute__((noinline)) uint64_t hot(uint64_t x)
+{
+	__atomic_add_fetch(&hot_hits, 1, __ATOMIC_SEQ_CST);
+	return work(x);
 }
 
 static uint64_t now_ns(void)
@@ -63,7 +72,7 @@ static void *worker(void *arg)
 	for (;;) {
 		uint64_t t, g;
 
-		if (work(x) != expected(x))
+		if ((hot_mode ? hot(x) : work(x)) != expected(x))
 			__atomic_fetch_add(&sh->bad, 1, __ATOMIC_RELAXED);
 		x++;
 		if (idle)
@@ -88,9 +97,10 @@ int main(int argc, char **argv)
 	pthread_t th;
 
 	if (argc != 4)
-		return fprintf(stderr, "usage: gapvictim FILE THREADS busy|idle\n"), 2;
+		return fprintf(stderr, "usage: gapvictim FILE THREADS busy|idle|hot\n"), 2;
 	n = atoi(argv[2]);
 	idle = !strcmp(argv[3], "idle");
+	hot_mode = !strcmp(argv[3], "hot");
 	if (n < 1 || n > MAX_THREADS)
 		return 2;
 	fd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC, 0600);
