@@ -16,7 +16,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 VICTIM_SRC = $(wildcard tests/victims/*.c)
 VICTIM_BIN = $(VICTIM_SRC:tests/victims/%.c=$(BUILD)/victims/%)
 
-.PHONY: all deps check check-quick demo bench soak fuzz clean victims
+.PHONY: all deps check check-quick check-loaded demo bench soak fuzz clean victims
 all: $(BUILD)/hotpatch $(BUILD)/libhotpatch.a
 
 $(BUILD)/%.o: %.c
@@ -54,6 +54,11 @@ QUICK_TESTS = test- busy hot cancel errors datamap levels
 check-quick:
 	$(MAKE) all victims $(UNIT_BIN)
 	TESTS="$(QUICK_TESTS)" HOT_QUICK=1 tests/run
+
+# The whole suite with a CPU hog per core beside it (HOGS=N for more).
+check-loaded: deps
+	$(MAKE) all victims $(UNIT_BIN) $(BUILD)/fuzz/fuzz-patch
+	tests/loaded
 
 demo: deps
 	$(MAKE) all victims

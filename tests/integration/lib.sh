@@ -281,9 +281,9 @@ start_victim() {
 	echo "+ victim $name $*"
 	if [ -n "${VICTIM_FD319:-}" ]; then
 		# the victim holds this file open (read-only) as its fd 319
-		"${VICTIM_BIN:-$VICTIM}" --ctl "$T/$name.sock" --max-seconds 300 "$@" >"$T/$name.log" 2>&1 319<"$VICTIM_FD319" &
+		"${VICTIM_BIN:-$VICTIM}" --ctl "$T/$name.sock" --max-seconds "${VICTIM_MAX_SECONDS:-300}" "$@" >"$T/$name.log" 2>&1 319<"$VICTIM_FD319" &
 	else
-		"${VICTIM_BIN:-$VICTIM}" --ctl "$T/$name.sock" --max-seconds 300 "$@" >"$T/$name.log" 2>&1 &
+		"${VICTIM_BIN:-$VICTIM}" --ctl "$T/$name.sock" --max-seconds "${VICTIM_MAX_SECONDS:-300}" "$@" >"$T/$name.log" 2>&1 &
 	fi
 	local pid=$! i
 	STARTED_PIDS+=("$pid")
