@@ -127,6 +127,7 @@ int main(int argc, char **argv)
 	tot = calloc(rounds, sizeof(double));
 	for (int i = 0; i < rounds && !failed; i++) {
 		struct hp_apply_result res;
+		double steps[HP_STEP_N];
 		unsigned n;
 
 		reset();
@@ -144,10 +145,23 @@ int main(int argc, char **argv)
 		tot[i] = res.total_ms;
 		sleep_ms(25);
 		ag[i] = max_gap_ms();
+		memcpy(steps, res.step_ms, sizeof(steps));
 
 		reset();
 		r = r ? r : hp_revert(argv[2], pid, &ao, &res);
 		rs[i] = res.pause_ms;
+		if (getenv("BENCH_STEPS")) {
+			fprintf(stderr, "round %d: revert stop %.2f |", i, rs[i]);
+			for (int k = 0; k < HP_STEP_N; k++)
+				if (res.step_ms[k] > 0)
+					fprintf(stderr, " %s %.2f", hp_step_name(k), res.step_ms[k]);
+			fprintf(stderr, "\n");
+			fprintf(stderr, "round %d: apply gap %.2f stop %.2f |", i, ag[i], as[i]);
+			for (int k = 0; k < HP_STEP_N; k++)
+				if (steps[k] > 0)
+					fprintf(stderr, " %s %.2f", hp_step_name(k), steps[k]);
+			fprintf(stderr, "\n");
+		}
 		sleep_ms(25);
 		rg[i] = max_gap_ms();
 		if (r < 0) {

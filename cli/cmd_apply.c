@@ -102,9 +102,10 @@ static void print_result(struct cli *c, const char *verb, pid_t pid, const struc
 		printf("%s{\"pid\":%d,\"result\":\"%s\",\"patch_id\":", first ? "" : ",", pid, verb);
 		json_str(stdout, r->patch_id);
 		printf(",\"level\":%u,\"previous_level\":%u,\"functions\":%zu,\"threads\":%u,"
-		       "\"checks\":%u,\"escaped\":%u,\"arrived\":%u,\"pause_ms\":%.3f,\"total_ms\":%.3f",
+		       "\"checks\":%u,\"escaped\":%u,\"arrived\":%u,\"cleared\":%u,\"unwound\":%u,"
+		       "\"pause_ms\":%.3f,\"total_ms\":%.3f",
 		       r->level, r->prev_level, r->nfuncs, r->nthreads, r->attempts, r->escaped,
-		       r->arrived, r->pause_ms, r->total_ms);
+		       r->arrived, r->cleared, r->unwound, r->pause_ms, r->total_ms);
 		if (r->kept_mapped)
 			printf(",\"kept_mapped\":true");
 		print_steps(c, r);
@@ -129,6 +130,8 @@ static void print_result(struct cli *c, const char *verb, pid_t pid, const struc
 			printf("pid %d: %u check%s; %u thread%s run out of a replaced function, %u seen arriving\n",
 			       pid, r->attempts, r->attempts == 1 ? "" : "s", r->escaped,
 			       r->escaped == 1 ? "" : "s", r->arrived);
+		printf("pid %d: threads checked: %u cleared by their stack alone, %u unwound\n", pid,
+		       r->cleared, r->unwound);
 		print_steps(c, r);
 	}
 }

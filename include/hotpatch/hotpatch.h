@@ -142,6 +142,9 @@ struct hp_apply_result {
 	unsigned escaped;	/* threads found inside a replaced function and run
 				 * alone to the address just outside it */
 	unsigned arrived;	/* of them, seen arriving there (at its breakpoint) */
+	unsigned cleared;	/* thread checks decided by one pass over the stack
+				 * (no word points into a replaced function) */
+	unsigned unwound;	/* thread checks that needed the CFI unwinder */
 	double pause_ms;	/* longest time all threads were stopped */
 	double total_ms;
 	uint64_t map_start, map_len;

@@ -227,8 +227,12 @@ int hp_txn__unmap(struct hp_target *t, uint64_t start, uint64_t len)
 static void fill_ledger(struct hp_image *img, const struct hp_patch *p, const struct hp_object *obj,
 			const struct hp_ledger *top, const struct hp_ledger_entry *es, size_t n);
 
+/* A remote call slower than this waited for a CPU (see load()). */
+#define SLOW_REMOTE_MS 2.0
+
 /* Creates the memfd in the target, maps it near the object, and fills it:
- * patch code and a PENDING ledger (es get their new addresses). */
+ * patch code and a PENDING ledger (es get their new addresses).  Returns
+ * with every thread still stopped when it had to stop them all. */
 static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **maps, size_t *nmaps,
 		const struct hp_object *obj, const struct hp_ledger *top, struct hp_ledger_entry *es,
 		size_t nes, struct hp_image *img, uint64_t *ret_map, uint64_t *ret_len)
@@ -242,11 +246,17 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 	uint64_t args[6] = { 0, 1 /* MFD_CLOEXEC */, 0, 0, 0, 0 };
 
 	pid_t held = 0;
-	/* With more threads than cores, a borrowed thread that runs among busy
-	 * siblings waits a scheduler slice for each of our system calls (tens
-	 * of ms each): then stop them all for the few calls instead, a short
-	 * pause well before the final one.  Otherwise borrow one thread only. */
-	int stop_all = t->nthreads > (size_t)sysconf(_SC_NPROCESSORS_ONLN);
+	/* A borrowed thread waits for a CPU at each of our system calls; among
+	 * busy threads (the target's own or others) that is a scheduler slice
+	 * each, tens of ms.  Then every thread is stopped for the few calls
+	 * instead, and stays stopped for the check and the jump that follow
+	 * (hp_quiesce() goes on from here): one window, not two that a thread
+	 * stopped in both would feel as one long gap.  With CPUs to spare, one
+	 * borrowed thread is enough and the others run on.  Busy is what the
+	 * machine's steady runnable count says, or the first call's time. */
+	int stop_all = t->nthreads > 1 &&
+		       hp_machine_runnable_steady() > (unsigned long)hp_machine_cpus() + 1;
+	double call_ms;
 
 	_cleanup_free_ uint64_t *ext = NULL;
 
@@ -266,6 +276,7 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 		return r;
 	}
 	snprintf(name, sizeof(name), HP_MEMFD_PREFIX "%s", p->info.id);
+	call_ms = hp_now_ms();
 	r = hp_target__syscall_data(t, SYS_memfd_create, args, name, strlen(name) + 1, 0, &fd);
 	if (r == 0 && fd < 0)
 		r = hp_err(-HP_E_REMOTE, "memfd_create in process %d failed: %s", t->pid,
@@ -273,6 +284,12 @@ static int load(struct hp_target *t, const struct hp_patch *p, struct hp_map **m
 	if (r < 0) {
 		fd = -1;
 		goto out;
+	}
+	if (!stop_all && t->nthreads > 1 && hp_now_ms() - call_ms > SLOW_REMOTE_MS) {
+		stop_all = 1;
+		r = hp_target__stop_all(t);
+		if (r < 0)
+			goto out;
 	}
 	hp_steps__point(HP_STEP_LOAD, 1);
 	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", hp_target__proc_id(t), fd);
@@ -345,9 +362,9 @@ out:
 		close(lfd);
 	if (fd >= 0)
 		remote(t, SYS_close, (uint64_t)fd, 0, 0, 0, 0, 0, NULL);
-	if (stop_all)
+	if (stop_all && r < 0)
 		hp_target__resume_all(t);
-	else
+	else if (!stop_all)
 		hp_target__release(t, held);
 	return r;
 }
@@ -487,6 +504,8 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 		goto out;
 	hp_steps__end(&steps, HP_STEP_CHECK);
 	r = hp_cancelled(cancel);
+	/* load() may begin the stop window: the snapshot memory comes first. */
+	hp_quiesce_prepare(t);
 	if (r == 0)
 		r = load(t, p, &maps, &nmaps, &obj, top, es, nes, &img, &map, &map_len);
 	if (r < 0)
@@ -545,6 +564,13 @@ int hp_apply(const struct hp_patch *p, pid_t pid, const struct hp_apply_opts *op
 	res->attempts = qs.attempts;
 	res->escaped = qs.released;
 	res->arrived = qs.arrived;
+	{
+		struct hp_safety_stats ss;
+
+		hp_safety__stats(safety, &ss);
+		res->cleared = (unsigned)ss.cleared;
+		res->unwound = (unsigned)ss.unwound;
+	}
 	res->map_start = map;
 	res->map_len = map_len;
 	res->build_id_len = p->info.build_id_len;

@@ -12,14 +12,25 @@
  * rest of a deeper stack itself, only when it has to scan it. */
 #define STACK_SNAPSHOT_MAX (512u << 10)
 
-static void snapshots_free(struct hp_thread_snap *s, size_t n)
+/* The snapshots live in the target's scratch memory, or on the heap when
+ * it was too small. */
+static void snapshots_free(struct hp_target *t, struct hp_thread_snap *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		free((void *)s[i].stack);
+		if (!t->scratch || s[i].stack < t->scratch || s[i].stack >= t->scratch + t->scratch_len)
+			free((void *)s[i].stack);
 	free(s);
 }
 
-/* Reads every stopped thread's stack [rsp, end of its mapping) in one read each. */
+/* Stack bytes set aside per thread before a stop window: a thread asleep
+ * in a loop needs 2-3 KiB from its stack pointer to its descriptor. */
+#define SNAPSHOT_GUESS (8u << 10)
+
+void hp_quiesce_prepare(struct hp_target *t)
+{
+	hp_target__scratch(t, t->nthreads * SNAPSHOT_GUESS);
+}
+
 static int is_in(pid_t tid, const pid_t *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -28,21 +39,28 @@ static int is_in(pid_t tid, const pid_t *set, size_t n)
 	return 0;
 }
 
-/* Skips the threads in skip[] (found safe, stopped ever since). */
+/* Reads every stopped thread's stack [rsp, end of its mapping), capped,
+ * skipping the threads in skip[] (found safe, stopped ever since).  The
+ * stop window is what this costs: one system call for all the stacks
+ * (hp_target__read_many), into memory faulted in before the window. */
 static int take_snapshots(struct hp_target *t, struct hp_map **maps, size_t *nmaps,
 			  const pid_t *skip, size_t nskip, struct hp_thread_snap **ret,
 			  size_t *ret_n)
 {
-	struct hp_thread_snap *s = calloc(t->nthreads ? t->nthreads : 1, sizeof(*s));
+	size_t cap = t->nthreads ? t->nthreads : 1, k = 0;
+	struct hp_thread_snap *s = calloc(cap, sizeof(*s));
+	_cleanup_free_ struct hp_read_req *reqs = calloc(cap, sizeof(*reqs));
 	int reread = 0;
-	size_t k = 0;
+	uint8_t *arena;
+	size_t total = 0, used = 0;
 
-	if (!s)
+	if (!s || !reqs) {
+		free(s);
 		return -ENOMEM;
+	}
 	for (size_t j = 0; j < t->nthreads; j++) {
 		const struct hp_thread *th = &t->threads[j];
 		uint64_t lo, hi;
-		uint8_t *buf;
 		size_t i;
 
 		if (is_in(th->tid, skip, nskip))
@@ -57,7 +75,7 @@ static int take_snapshots(struct hp_target *t, struct hp_map **maps, size_t *nma
 				free(*maps);
 				*maps = NULL;
 				if (hp_target__maps(t, maps, nmaps) < 0) {
-					snapshots_free(s, k);
+					free(s);
 					return -HP_E_GONE;
 				}
 				reread = 1;
@@ -66,17 +84,39 @@ static int take_snapshots(struct hp_target *t, struct hp_map **maps, size_t *nma
 				lo = hi = th->regs.rsp;
 		}
 		s[i].stack_end = hi;
+		/* A thread made by glibc keeps its descriptor (at the thread
+		 * pointer, fs_base) above its frames at the top of its stack
+		 * mapping: no return address is there, so the snapshot -- a page
+		 * or two read in the window, per thread -- stops below it.  The
+		 * unwinder and the scan read anything above it themselves. */
+		if (th->regs.fs_base > lo && th->regs.fs_base < hi)
+			hi = th->regs.fs_base;
 		if (hi - lo > STACK_SNAPSHOT_MAX)
 			hi = lo + STACK_SNAPSHOT_MAX;
-		buf = malloc(hi - lo ? hi - lo : 1);
-		if (!buf || (hi > lo && hp_target__read(t, lo, buf, hi - lo) < 0)) {
-			/* Unreadable stack: an empty snapshot; the unwinder reads on demand. */
-			hi = lo;
-		}
 		s[i].stack_lo = lo;
 		s[i].stack_hi = hi;
-		s[i].stack = buf;
+		total += HP_ALIGN_UP(hi - lo, 16);
 	}
+	/* Usually set aside before the window (hp_quiesce_prepare). */
+	arena = hp_target__scratch(t, total);
+	for (size_t i = 0; i < k; i++) {
+		size_t len = s[i].stack_hi - s[i].stack_lo;
+
+		if (arena && used + len <= t->scratch_len) {
+			s[i].stack = arena + used;
+			used += HP_ALIGN_UP(len, 16);
+		} else {
+			s[i].stack = malloc(len ? len : 1);
+			if (!s[i].stack)
+				s[i].stack_hi = s[i].stack_lo;
+		}
+		reqs[i] = (struct hp_read_req){ s[i].stack_lo, (void *)s[i].stack,
+						s[i].stack_hi - s[i].stack_lo, 0 };
+	}
+	hp_target__read_many(t, reqs, k);
+	for (size_t i = 0; i < k; i++)
+		if (!reqs[i].ok) /* unreadable: an empty snapshot; the unwinder reads on demand */
+			s[i].stack_hi = s[i].stack_lo;
 	*ret = s;
 	*ret_n = k;
 	return 0;
@@ -95,7 +135,7 @@ static int snap_and_check(struct hp_target *t, struct hp_safety *safety, struct 
 	if (r < 0)
 		return r;
 	r = hp_safety__check_all(safety, snap, n, ranges, nranges, un, max, ret_n);
-	snapshots_free(snap, n);
+	snapshots_free(t, snap, n);
 	return r;
 }
 
@@ -137,18 +177,9 @@ static size_t safe_threads(const struct hp_target *t, const struct hp_unsafe *un
 
 static double escape_budget_ms(size_t nreleased)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned long running = 0;
-	double per_core, b;
-	FILE *f = fopen("/proc/loadavg", "re");
+	double per_core = (double)(hp_machine_runnable() + nreleased) / hp_machine_cpus();
+	double b = ESCAPE_FLOOR_MS + ESCAPE_PER_RUNNABLE_MS * per_core;
 
-	if (f) {
-		if (fscanf(f, "%*s %*s %*s %lu/", &running) != 1)
-			running = 0;
-		fclose(f);
-	}
-	per_core = (double)(running + nreleased) / (ncpu > 0 ? ncpu : 1);
-	b = ESCAPE_FLOOR_MS + ESCAPE_PER_RUNNABLE_MS * per_core;
 	return b < ESCAPE_CEILING_MS ? b : ESCAPE_CEILING_MS;
 }
 
@@ -210,6 +241,7 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 	size_t cap = 0;
 	int r;
 
+	hp_quiesce_prepare(t);
 	for (;;) {
 		size_t nun = 0, nsafe = 0;
 		pid_t *safe = NULL;

@@ -19,6 +19,10 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 	       size_t *nmaps, const struct hp_range *ranges, size_t nranges, double timeout_sec,
 	       const volatile sig_atomic_t *cancel, struct hp_quiesce_stats *ret_stats);
 
+/* Sets memory aside for the stack snapshots before a stop window begins
+ * (hp_quiesce does it too: call it earlier when the window starts earlier). */
+void hp_quiesce_prepare(struct hp_target *t);
+
 /* -HP_E_CANCELLED (with the detail) when *cancel is set, else 0. */
 int hp_cancelled(const volatile sig_atomic_t *cancel);
 #endif

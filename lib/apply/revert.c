@@ -29,16 +29,15 @@ static int unmap_when_unused(struct hp_target *t, struct hp_safety *safety, stru
 	 * full of stale return addresses into it that would never go away. */
 	struct hp_range data = { l->text_end, l->map_start + l->map_len, l->patch_id, 1 };
 	struct hp_quiesce_stats qs;
-	int stopped = 0, r = 0;
+	int r = 0;
 
-	if (data.start < data.end) {
+	/* hp_quiesce returns the threads stopped, else running: either way the
+	 * detach that follows lets them go (no resume here: the detach would
+	 * have to stop them all again, a second pause). */
+	if (data.start < data.end)
 		r = hp_quiesce(t, safety, maps, nmaps, &data, 1, timeout, cancel, &qs);
-		stopped = r == 0;	/* hp_quiesce returns them stopped, else running */
-	}
 	if (r == 0)
 		r = hp_txn__unmap(t, l->map_start, l->map_len);
-	if (stopped)
-		hp_target__resume_all(t);
 	/* The revert is committed: whatever stops the unmap (a thread still
 	 * reading, the process exiting, a failed remote call) leaves only an
 	 * unreachable mapping for repair, never a failed revert. */
@@ -165,6 +164,13 @@ int hp_revert(const char *patch_id, pid_t pid, const struct hp_apply_opts *opts,
 	res->attempts = qs.attempts;
 	res->escaped = qs.released;
 	res->arrived = qs.arrived;
+	{
+		struct hp_safety_stats ss;
+
+		hp_safety__stats(safety, &ss);
+		res->cleared = (unsigned)ss.cleared;
+		res->unwound = (unsigned)ss.unwound;
+	}
 	res->pause_ms = t->longest_pause_ms;
 	res->map_start = l->map_start;
 	res->map_len = l->map_len;

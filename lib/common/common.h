@@ -36,6 +36,13 @@ int hp_read_file(const char *path, size_t max, int bad, void **ret, size_t *ret_
 void hp_json_str(char *buf, size_t cap, size_t *len, const char *s);
 
 double hp_now_ms(void);	/* CLOCK_MONOTONIC in milliseconds */
+/* Threads runnable on the machine now (/proc/loadavg; 0 if unknown), and
+ * the CPUs online (at least 1). */
+unsigned long hp_machine_runnable(void);
+/* The least of a few samples over half a millisecond: threads that stay
+ * runnable, not a burst of threads woken together by a timer. */
+unsigned long hp_machine_runnable_steady(void);
+long hp_machine_cpus(void);
 void hp_hex(const uint8_t *b, size_t n, char *out);	/* out: 2n+1 bytes */
 
 #endif

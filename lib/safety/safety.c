@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <elfutils/libdwfl.h>
+#include "arch/x86_64/arch.h"
 #include "common/common.h"
 #include "safety/safety.h"
 #include "target/target.h"
@@ -20,6 +21,10 @@
 #define MAX_FRAMES 256		/* deeper stacks are scanned instead */
 #define SCAN_DEPTH 1000		/* depth reported for a hit of the stack scan: + word index */
 #define CACHE_SIZE 4096		/* CFI classification cache, power of two */
+/* glibc keeps a thread's descriptor (struct pthread, ~2.3 KiB in 2.36) at
+ * the very top of the thread's stack mapping, at its thread pointer
+ * (fs_base): a snapshot that stops there has every frame. */
+#define THREAD_DESCRIPTOR_MAX 4096
 
 /* What the CFI says about a code address. */
 enum cfi_class {
@@ -43,6 +48,7 @@ struct hp_safety {
 	size_t nthreads;
 	const struct hp_thread_snap *cur;	/* thread being unwound */
 	bool read_failed;	/* a memory read failed while unwinding cur */
+	struct hp_safety_stats stats;
 	struct cfi_cache_ent cache[CACHE_SIZE];
 };
 
@@ -477,6 +483,46 @@ static bool points_into_data(struct hp_safety *s, const struct walk *w, struct h
 	return w->t->stack && scan_stack(s, w, u);
 }
 
+/* The quick answer for most threads, with no unwinding: a thread whose PC
+ * lies outside every range and none of whose stack words points into one
+ * can neither be in a range nor return into one; unwinding would only
+ * confirm it.  Sound only when the snapshot is the thread's whole stack
+ * and the thread's frames are all on it, so it answers "don't know" (and
+ * the unwinder decides) when:
+ * - the snapshot stops short of the end of the stack mapping (capped, or
+ *   unreadable), other than at glibc's thread descriptor;
+ * - a word looks like part of a signal frame: a handler may run on an
+ *   alternate signal stack while the frames it interrupted are on the
+ *   thread's own, which this snapshot does not hold (the unwinder follows
+ *   the signal frame there);
+ * - any word points into a range (a stale word or a live return address:
+ *   the unwinder tells which).
+ * Like the unwinder, it sees only the stack the thread runs on now: the
+ * stacks of coroutines switched away from are not looked at either way. */
+static bool clear_of_ranges(const struct walk *w)
+{
+	const struct hp_thread_snap *t = w->t;
+	uint64_t end = t->stack_end > t->stack_hi ? t->stack_end : t->stack_hi;
+	uint64_t first = HP_ALIGN_UP(t->stack_lo, 8), pc = t->regs.rip;
+	size_t ri;
+
+	if (!t->stack || t->stack_hi <= first)
+		return false;
+	if (t->stack_hi < end &&
+	    !(t->regs.fs_base == t->stack_hi && end - t->stack_hi <= THREAD_DESCRIPTOR_MAX))
+		return false;
+	if (in_ranges(w, pc, &ri) || ((int64_t)t->regs.orig_rax >= 0 && in_ranges(w, pc - 2, &ri)))
+		return false;
+	for (uint64_t a = first; a + 8 <= t->stack_hi; a += 8) {
+		uint64_t v;
+
+		memcpy(&v, t->stack + (a - t->stack_lo), 8);
+		if (v >= w->lo && v <= w->hi && (in_ranges(w, v, &ri) || in_ranges(w, v - 1, &ri)))
+			return false;
+	}
+	return !hp_arch__stack_may_hold_sigframe(t->stack + (first - t->stack_lo), t->stack_hi - first);
+}
+
 static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *ret_unsafe)
 {
 	const struct hp_thread_snap *t = w->t;
@@ -488,6 +534,11 @@ static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *r
 			      range_name(&w->ranges[w->u.range]), (unsigned long long)w->u.pc);
 	}
 
+	if (clear_of_ranges(w)) {
+		w->s->stats.cleared++;
+		return 0;
+	}
+	s->stats.unwound++;
 	w->depth = 0;
 	w->last = CFI_UNKNOWN;
 	w->unsure = NULL;
@@ -535,6 +586,11 @@ static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *r
 			      w->unsure);
 	}
 	return 0;
+}
+
+void hp_safety__stats(const struct hp_safety *s, struct hp_safety_stats *ret)
+{
+	*ret = s ? s->stats : (struct hp_safety_stats){ 0 };
 }
 
 int hp_safety__check(struct hp_safety *s, const struct hp_thread_snap *threads, size_t nthreads,

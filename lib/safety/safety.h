@@ -55,6 +55,9 @@ void hp_safety__free(struct hp_safety *s);	/* accepts NULL */
  * A thread whose stack cannot be unwound to its outermost frame is checked
  * conservatively instead: every 8-byte word of its snapshot stack that points
  * into a range counts as a return address (never a false "safe").
+ * A thread whose snapshot is its whole stack, with its PC and every word
+ * outside the ranges and no signal frame on it, is safe without unwinding
+ * (most threads, most of the time: see clear_of_ranges in safety.c).
  * Memory outside the snapshots (rarely needed by CFI) is read from
  * /proc/pid/mem. */
 int hp_safety__check(struct hp_safety *s, const struct hp_thread_snap *threads, size_t nthreads,
@@ -67,5 +70,14 @@ int hp_safety__check(struct hp_safety *s, const struct hp_thread_snap *threads, 
 int hp_safety__check_all(struct hp_safety *s, const struct hp_thread_snap *threads,
 			 size_t nthreads, const struct hp_range *ranges, size_t nranges,
 			 struct hp_unsafe *ret, size_t max, size_t *ret_n);
+
+/* How the threads checked so far were decided (counts since hp_safety__new):
+ * cleared by one pass over the stack snapshot, no word of which points into
+ * a range; or unwound (CFI, and the stack scan where that is unsure). */
+struct hp_safety_stats {
+	size_t cleared;
+	size_t unwound;
+};
+void hp_safety__stats(const struct hp_safety *s, struct hp_safety_stats *ret);
 
 #endif

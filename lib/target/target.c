@@ -4,9 +4,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include "common/common.h"
 #include "target/target.h"
 
@@ -203,8 +205,28 @@ void hp_target__close(struct hp_target *t)
 	pthread_sigmask(SIG_SETMASK, &t->saved_mask, NULL);
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);
+	if (t->scratch)
+		munmap(t->scratch, t->scratch_len);
 	free(t->threads);
 	free(t);
+}
+
+uint8_t *hp_target__scratch(struct hp_target *t, size_t len)
+{
+	void *m;
+
+	if (len <= t->scratch_len)
+		return t->scratch;
+	len = HP_ALIGN_UP(len, 1u << 16);
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		 -1, 0);
+	if (m == MAP_FAILED)
+		return t->scratch;
+	if (t->scratch)
+		munmap(t->scratch, t->scratch_len);
+	t->scratch = m;
+	t->scratch_len = len;
+	return t->scratch;
 }
 
 int hp_target__read(struct hp_target *t, uint64_t addr, void *buf, size_t len)
@@ -216,6 +238,54 @@ int hp_target__read(struct hp_target *t, uint64_t addr, void *buf, size_t len)
 	if ((size_t)n != len)
 		return -EIO;
 	return 0;
+}
+
+/* process_vm_readv() takes up to IOV_MAX ranges per call and stops at the
+ * first one it cannot read whole: those after it are retried one by one
+ * through /proc/pid/mem (which also reads what process_vm_readv may not:
+ * a process in another user namespace, say). */
+size_t hp_target__read_many(struct hp_target *t, struct hp_read_req *reqs, size_t n)
+{
+	enum { BATCH = 1024 };	/* IOV_MAX */
+	struct iovec local[BATCH], remote[BATCH];
+	size_t done = 0, nok = 0;
+
+	while (done < n) {
+		size_t k = n - done < BATCH ? n - done : BATCH, whole = 0;
+		ssize_t got;
+
+		for (size_t i = 0; i < k; i++) {
+			local[i] = (struct iovec){ reqs[done + i].buf, reqs[done + i].len };
+			remote[i] = (struct iovec){ (void *)(uintptr_t)reqs[done + i].addr,
+						    reqs[done + i].len };
+		}
+		for (size_t i = 0; i < k; i++)
+			reqs[done + i].ok = 0;
+		got = process_vm_readv(t->pid, local, k, remote, k, 0);
+		if (got < 0 && errno != EFAULT) {
+			/* Not allowed or not there at all: /proc/pid/mem for every one. */
+			for (; done < n; done++)
+				nok += reqs[done].ok = hp_target__read(t, reqs[done].addr, reqs[done].buf,
+								       reqs[done].len) == 0;
+			break;
+		}
+		for (size_t i = 0; got > 0 && i < k && (size_t)got >= reqs[done + i].len; i++) {
+			got -= (ssize_t)reqs[done + i].len;
+			reqs[done + i].ok = 1;
+			whole++;
+		}
+		/* The first one not read whole: on its own, then the batch goes on. */
+		if (whole < k) {
+			struct hp_read_req *r = &reqs[done + whole];
+
+			r->ok = hp_target__read(t, r->addr, r->buf, r->len) == 0;
+			whole++;
+		}
+		for (size_t i = 0; i < whole; i++)
+			nok += reqs[done + i].ok;
+		done += whole;
+	}
+	return nok;
 }
 
 int hp_target__write(struct hp_target *t, uint64_t addr, const void *buf, size_t len)

@@ -40,6 +40,8 @@ struct hp_target {
 	uint64_t syscall_insn;	/* address of a `syscall` instruction in the target */
 	sigset_t saved_mask;	/* the caller's signal mask (SIGCHLD is blocked while held) */
 	pid_t proc_id;		/* /proc/<proc_id> shows its memory: see hp_proc_live_id */
+	uint8_t *scratch;	/* pre-faulted memory for the stack snapshots: see */
+	size_t scratch_len;	/* hp_target__scratch() */
 };
 
 /* waitpid(tid, __WALL) that cannot hang on a thread that will never report
@@ -84,6 +86,24 @@ int hp_target__open_any(pid_t pid, struct hp_target **ret);
 void hp_target__close(struct hp_target *t);
 
 int hp_target__read(struct hp_target *t, uint64_t addr, void *buf, size_t len);
+/* At least len bytes of memory whose pages are already present, made
+ * before a stop window (mmap MAP_POPULATE, one system call): fresh heap
+ * touched inside the window page-faults once per page, and a page fault
+ * is dear on some virtual machines (9 ms for the 2.3 MB of stacks of 512
+ * threads here).  Kept until hp_target__close; NULL when it cannot be had
+ * (the caller then allocates as usual). */
+uint8_t *hp_target__scratch(struct hp_target *t, size_t len);
+
+/* Many reads in as few system calls as the kernel allows (the stacks of
+ * every stopped thread, inside the stop window).  Each request says
+ * whether it was read whole (ok); returns how many were. */
+struct hp_read_req {
+	uint64_t addr;
+	void *buf;
+	size_t len;
+	int ok;
+};
+size_t hp_target__read_many(struct hp_target *t, struct hp_read_req *reqs, size_t n);
 int hp_target__write(struct hp_target *t, uint64_t addr, const void *buf, size_t len);
 
 /* Whether the address-space limit of the process (RLIMIT_AS) leaves no

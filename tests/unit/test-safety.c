@@ -89,13 +89,49 @@ static void on_usr1(int sig)
 	block_forever();
 }
 
+/* On an alternate signal stack: the handler's frames and the signal frame
+ * are on that stack, the frames it interrupted (alt_inner, called by
+ * alt_caller) on the thread's own.  A check that looks only at the stack
+ * the thread runs on would call alt_caller safe. */
+static atomic_int in_alt;
+
+__attribute__((noipa)) void alt_inner(void)
+{
+	atomic_store(&in_alt, 1);
+	for (;;)
+		sink++;
+}
+
+__attribute__((noipa)) void alt_caller(void)
+{
+	alt_inner();
+	sink++;
+}
+
+static void on_usr2(int sig)
+{
+	block_forever();
+}
+
+static void alt_thread(void)
+{
+	size_t len = 64 << 10;
+	stack_t ss = { .ss_sp = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+		       .ss_size = len };
+	struct sigaction sa = { .sa_handler = on_usr2, .sa_flags = SA_ONSTACK };
+
+	sigaltstack(&ss, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	alt_caller();
+}
+
 /* Runs in no thread. */
 __attribute__((noipa)) int unrelated_function(int x)
 {
 	return x * 7 + 3;
 }
 
-enum role { R_SPIN, R_SLEEP, R_WAIT, R_LAST, R_VDSO, R_SIG, R_MAX };
+enum role { R_SPIN, R_SLEEP, R_WAIT, R_LAST, R_VDSO, R_ALT, R_SIG, R_MAX };
 
 struct shared {
 	atomic_int started;
@@ -127,6 +163,9 @@ static void *thread_main(void *arg)
 	case R_VDSO:
 		time_loop();
 		break;
+	case R_ALT:
+		alt_thread();
+		break;
 	default:
 		sig_victim();
 	}
@@ -157,6 +196,9 @@ static pid_t start_child(int nbulk)
 			while (!atomic_load(&in_victim))
 				usleep(1000);
 			pthread_kill(th[R_SIG], SIGUSR1);
+			while (!atomic_load(&in_alt))
+				usleep(1000);
+			pthread_kill(th[R_ALT], SIGUSR2);
 		}
 		block_forever();
 	}
@@ -391,6 +433,71 @@ static void test_vdso_signal(void)
 	hp_err_clear();
 }
 
+/* The thread on its alternate signal stack: the snapshot holds only that
+ * stack (signal frame, handler), no word of it points into alt_caller, and
+ * yet alt_caller is due to be returned into.  It must be unwound (through
+ * the signal frame), not cleared by its stack alone. */
+static void test_sigaltstack(void)
+{
+	struct hp_unsafe u = { 0 };
+	struct hp_range r_caller = range_of("alt_caller", (void *)alt_caller);
+	const struct hp_thread_snap *t = snap_of(&st, sh->tid[R_ALT]);
+	struct hp_safety_stats before, after;
+	int words_in_range = 0;
+
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	/* The case is what it claims: nothing in the snapshot points there. */
+	for (uint64_t a = t->stack_lo; a + 8 <= t->stack_hi; a += 8) {
+		uint64_t v;
+
+		memcpy(&v, t->stack + (a - t->stack_lo), 8);
+		words_in_range += v >= r_caller.start && v <= r_caller.end;
+	}
+	CHECK_EQ_INT(words_in_range, 0);
+	hp_safety__stats(s, &before);
+	CHECK_EQ_INT(hp_safety__check(s, t, 1, &r_caller, 1, &u), -HP_E_UNSAFE);
+	CHECK_EQ_INT(u.tid, sh->tid[R_ALT]);
+	CHECK(u.depth >= 3 && u.depth < 1000);
+	hp_safety__stats(s, &after);
+	CHECK_EQ_INT(after.unwound - before.unwound, 1);
+	CHECK_EQ_INT(after.cleared - before.cleared, 0);
+	hp_err_clear();
+}
+
+/* Threads parked away from a range are cleared by their stack alone (the
+ * main thread may not be: its stack was copied by fork() with stale words
+ * of the parent's calls); the thread on its alternate stack and the one
+ * in a handler on its own stack have signal frames and are unwound; a
+ * thread whose stack holds a return address into the range is unwound,
+ * and found. */
+static void test_cleared(void)
+{
+	const enum role clear[] = { R_SPIN, R_SLEEP, R_WAIT, R_LAST, R_VDSO };
+	const enum role unwind[] = { R_ALT, R_SIG };
+	struct hp_unsafe u = { 0 };
+	struct hp_safety_stats before, after;
+
+	for (size_t i = 0; i < HP_ARRAY_SIZE(clear) + HP_ARRAY_SIZE(unwind); i++) {
+		int is_clear = i < HP_ARRAY_SIZE(clear);
+		enum role role = is_clear ? clear[i] : unwind[i - HP_ARRAY_SIZE(clear)];
+
+		hp_safety__stats(s, &before);
+		CHECK_EQ_INT(hp_safety__check(s, snap_of(&st, sh->tid[role]), 1, &r_unrelated, 1, &u), 0);
+		hp_safety__stats(s, &after);
+		CHECK_EQ_INT(after.cleared - before.cleared, is_clear);
+		CHECK_EQ_INT(after.unwound - before.unwound, !is_clear);
+	}
+	hp_safety__stats(s, &before);
+	CHECK_EQ_INT(hp_safety__check(s, snap_of(&st, sh->tid[R_SLEEP]), 1, &r_sleep, 1, &u),
+		     -HP_E_UNSAFE);
+	hp_safety__stats(s, &after);
+	CHECK_EQ_INT(after.unwound - before.unwound, 1);
+	CHECK(u.depth >= 1 && u.depth < 1000);
+	hp_err_clear();
+}
+
 /* A call as the last instruction: its return address is the end of the
  * range; pc-1 must still count, and the next function must not. */
 static void test_call_last(void)
@@ -608,6 +715,8 @@ int main(void)
 	RUN(test_return_address);
 	RUN(test_call_last);
 	RUN(test_vdso_signal);
+	RUN(test_sigaltstack);
+	RUN(test_cleared);
 	RUN(test_safe);
 	RUN(test_repeat);
 	RUN(test_fallback_scan);

@@ -39,4 +39,10 @@ int hp_arch__check_redirect(const char *name, const uint8_t *code, size_t size, 
 int hp_arch__same_code(const uint8_t *a, size_t alen, uint64_t aaddr, const uint8_t *b,
 		       size_t blen, uint64_t baddr);
 
+/* 1 when one of the 8-byte words of stack[0, len) (8-aligned) could be the
+ * segment word of a signal frame's saved context (see sigframe.c): then the
+ * stack may hold a signal handler's frame, and the frames it interrupted
+ * may be on another stack. */
+int hp_arch__stack_may_hold_sigframe(const uint8_t *stack, size_t len);
+
 #endif
