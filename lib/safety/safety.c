@@ -504,6 +504,7 @@ static bool clear_of_ranges(const struct walk *w)
 	const struct hp_thread_snap *t = w->t;
 	uint64_t end = t->stack_end > t->stack_hi ? t->stack_end : t->stack_hi;
 	uint64_t first = HP_ALIGN_UP(t->stack_lo, 8), pc = t->regs.rip;
+	struct hp_unsafe hit;
 	size_t ri;
 
 	if (!t->stack || t->stack_hi <= first)
@@ -513,13 +514,8 @@ static bool clear_of_ranges(const struct walk *w)
 		return false;
 	if (in_ranges(w, pc, &ri) || ((int64_t)t->regs.orig_rax >= 0 && in_ranges(w, pc - 2, &ri)))
 		return false;
-	for (uint64_t a = first; a + 8 <= t->stack_hi; a += 8) {
-		uint64_t v;
-
-		memcpy(&v, t->stack + (a - t->stack_lo), 8);
-		if (v >= w->lo && v <= w->hi && (in_ranges(w, v, &ri) || in_ranges(w, v - 1, &ri)))
-			return false;
-	}
+	if (scan_words(w, t->stack + (first - t->stack_lo), first, t->stack_hi, first, &hit))
+		return false;
 	return !hp_arch__stack_may_hold_sigframe(t->stack + (first - t->stack_lo), t->stack_hi - first);
 }
 
@@ -535,7 +531,7 @@ static int check_thread(struct hp_safety *s, struct walk *w, struct hp_unsafe *r
 	}
 
 	if (clear_of_ranges(w)) {
-		w->s->stats.cleared++;
+		s->stats.cleared++;
 		return 0;
 	}
 	s->stats.unwound++;
