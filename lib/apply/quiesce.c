@@ -247,8 +247,12 @@ int hp_quiesce(struct hp_target *t, struct hp_safety *safety, struct hp_map **ma
 		pid_t *safe = NULL;
 
 		r = hp_cancelled(cancel);
-		if (r < 0)
+		if (r < 0) {
+			/* The caller may have begun the window (apply's load on a
+			 * busy machine): an error returns the threads running. */
+			hp_target__resume_all(t);
 			break;
+		}
 		r = hp_target__stop_all(t);
 		if (r < 0) {
 			hp_target__resume_all(t);
