@@ -66,6 +66,15 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* BENCH_STEPS=1: the time of each step, to stderr. */
+static void print_steps(const double *ms)
+{
+	for (int k = 0; k < HP_STEP_N; k++)
+		if (ms[k] > 0)
+			fprintf(stderr, " %s %.2f", hp_step_name(k), ms[k]);
+	fprintf(stderr, "\n");
+}
+
 int main(int argc, char **argv)
 {
 	char file[] = "/tmp/hotpatch-bench.XXXXXX";
@@ -151,16 +160,10 @@ int main(int argc, char **argv)
 		r = r ? r : hp_revert(argv[2], pid, &ao, &res);
 		rs[i] = res.pause_ms;
 		if (getenv("BENCH_STEPS")) {
-			fprintf(stderr, "round %d: revert stop %.2f |", i, rs[i]);
-			for (int k = 0; k < HP_STEP_N; k++)
-				if (res.step_ms[k] > 0)
-					fprintf(stderr, " %s %.2f", hp_step_name(k), res.step_ms[k]);
-			fprintf(stderr, "\n");
 			fprintf(stderr, "round %d: apply gap %.2f stop %.2f |", i, ag[i], as[i]);
-			for (int k = 0; k < HP_STEP_N; k++)
-				if (steps[k] > 0)
-					fprintf(stderr, " %s %.2f", hp_step_name(k), steps[k]);
-			fprintf(stderr, "\n");
+			print_steps(steps);
+			fprintf(stderr, "round %d: revert stop %.2f |", i, rs[i]);
+			print_steps(res.step_ms);
 		}
 		sleep_ms(25);
 		rg[i] = max_gap_ms();
